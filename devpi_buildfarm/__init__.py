@@ -1,0 +1,1 @@
+"""devpi_buildfarm: wheel builds queued on uploads and mirror events, published into devpi."""

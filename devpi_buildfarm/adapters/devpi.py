@@ -1,0 +1,34 @@
+"""devpi-server side of devpi_buildfarm: index option upgrades and per-server state."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from devpi_buildfarm.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
+from devpi_foundry_common import indexconfig
+from devpi_foundry_common.metrics import Metrics
+from devpi_foundry_common.singletons import per_server
+
+log = logging.getLogger(__name__)
+
+
+def metrics_for(xom: Any) -> Metrics:
+    """The metrics of this plugin for one devpi-server (one ``xom``)."""
+    return per_server(
+        xom,
+        "devpi-buildfarm",
+        "metrics",
+        lambda: Metrics(METRICS_PREFIX, counters=COUNTERS, gauges=GAUGES),
+    )
+
+
+def upgrade_index_options(request: Any) -> None:
+    """Add this plugin's defaults to an index created before it was installed.
+
+    Makes ``devpi index user/idx buildfarm_targets+=cp311-*`` work on such indexes.
+    """
+    added = indexconfig.upgrade_index_options(request, DEFAULTS)
+    if added:
+        metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
+        log.info("added default options %s to index %s", added, request.context.stage.name)

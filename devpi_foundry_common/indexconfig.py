@@ -1,0 +1,55 @@
+"""Helpers for plugin-owned index options.
+
+devpi-server only adds a plugin's index options to an index when that index is created or
+modified with the full configuration. Indexes created before the plugin was installed lack
+them, and devpi's ``key+=value`` / ``key-=value`` operations then fail on the missing key.
+The plugins backfill their defaults into such indexes with :func:`missing_defaults`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def missing_defaults(
+    stored: Mapping[str, object], defaults: Mapping[str, object]
+) -> dict[str, object]:
+    """The plugin options absent from a stored index configuration, with their defaults.
+
+    Each default is deep-copied, so callers may store and later mutate it.
+
+    >>> missing_defaults({"type": "stage", "policy_mode": "dry-run"},
+    ...                  {"policy_mode": "enforce", "policy_exclude": []})
+    {'policy_exclude': []}
+    """
+    return {key: copy.deepcopy(value) for key, value in defaults.items() if key not in stored}
+
+
+#: devpi-server's routes for one index (``PATCH`` modifies it).
+INDEX_ROUTES: Final = frozenset({"/{user}/{index}", "/{user}/{index}/"})
+
+
+def upgrade_index_options(request: Any, defaults: Mapping[str, object]) -> list[str]:
+    """Store ``defaults`` missing from the index a ``PATCH`` request modifies.
+
+    Called from a Pyramid ``ContextFound`` subscriber, i.e. inside devpi's write transaction
+    and before its view, so ``devpi index user/idx key+=value`` works on indexes created
+    before the plugin was installed. ``request`` is devpi-server's request (duck-typed, this
+    package imports no devpi). Returns the option names it added.
+    """
+    route = request.matched_route
+    if route is None or route.name not in INDEX_ROUTES or request.method != "PATCH":
+        return []
+    stage = getattr(request.context, "stage", None)
+    if stage is None:
+        return []
+    stored = stage.get()
+    missing = missing_defaults(stored, defaults) if stored else {}
+    if missing:
+        with stage.user.key.update() as userconfig:
+            userconfig["indexes"][stage.index].update(missing)
+    return sorted(missing)

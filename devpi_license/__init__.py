@@ -1,0 +1,1 @@
+"""devpi_license: SPDX-normalised license data for every release, rules and closure reports."""

@@ -1,0 +1,1 @@
+"""Adapters between devpi-server's objects and the pure license core."""

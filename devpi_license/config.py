@@ -1,0 +1,22 @@
+"""Index options of devpi_license: the single source of their names and defaults."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+FEATURE: Final = "devpi-license"
+METRICS_PREFIX: Final = "devpi_license"
+
+#: Index options (``devpi index user/idx key=value``) with their defaults.
+DEFAULTS: Final = MappingProxyType(
+    {
+        "license_allow": [],
+        "license_deny": [],
+        "license_unknown": "allow",
+    }
+)
+
+#: Counters and gauges published in ``/+status`` (prefixed with ``devpi_license_``).
+COUNTERS: Final = ["extractions_total", "rejections_total", "indexconfig_upgrades_total"]
+GAUGES: Final[list[str]] = []

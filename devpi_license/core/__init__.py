@@ -1,0 +1,1 @@
+"""Pure license logic: extraction from metadata, SPDX normalisation, verdicts."""

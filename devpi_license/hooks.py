@@ -1,0 +1,36 @@
+"""devpi-server hook implementations of devpi_license (entry point ``devpi-license``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pluggy import HookimplMarker
+
+from devpi_license.adapters.devpi import metrics_for
+from devpi_license.config import DEFAULTS, FEATURE
+
+hookimpl = HookimplMarker("devpiserver")
+
+
+@hookimpl
+def devpiserver_get_features() -> set[str]:
+    """Announce devpi_license in ``/+api`` so clients can tell it is installed."""
+    return {FEATURE}
+
+
+@hookimpl
+def devpiserver_indexconfig_defaults() -> dict[str, object]:
+    """Declare the ``license_*`` index options on every index type, mirrors included."""
+    return {key: list(v) if isinstance(v, list) else v for key, v in DEFAULTS.items()}
+
+
+@hookimpl
+def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
+    """Publish ``devpi_license_*`` counters in ``/+status``."""
+    return metrics_for(request.registry["xom"]).as_devpi_metrics()
+
+
+@hookimpl
+def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
+    """Register the license subscribers and views."""
+    pyramid_config.include("devpi_license.views")

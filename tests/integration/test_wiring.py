@@ -1,0 +1,51 @@
+"""The plugins, installed from their entry points, in a real devpi-server process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.clients import DevpiClient
+from harness.server import ROOT_PASSWORD
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from integration.conftest import Site
+
+FEATURES = {"devpi-policy", "devpi-buildfarm", "devpi-license"}
+
+
+def test_api_lists_the_three_features(site: Site) -> None:
+    assert set(site.server.api()["features"]) >= FEATURES
+
+
+def test_status_has_metrics_of_each_plugin(site: Site) -> None:
+    names = {name for name, _, _ in site.server.status()["metrics"]}
+    for prefix in ("devpi_policy_", "devpi_buildfarm_", "devpi_license_"):
+        assert any(name.startswith(prefix) for name in names), prefix
+
+
+def test_devpi_index_sets_plugin_options_on_a_mirror(site: Site, home: Path) -> None:
+    devpi = DevpiClient(home).use_login(site.url, "root", ROOT_PASSWORD)
+    devpi(
+        "index", "-c", "root/mirror2", "type=mirror",
+        f"mirror_url={site.upstream.url}/root/up/+simple/",
+        "policy_exclude=evil-*,bad", "license_unknown=warn",
+    )  # fmt: skip
+    ixconfig = site.root.index("root/mirror2")
+    assert ixconfig["policy_exclude"] == ["evil-*", "bad"]
+    assert ixconfig["license_unknown"] == "warn"
+    assert ixconfig["buildfarm_targets"] == []
+    devpi("index", "root/mirror2", "policy_exclude+=worse")
+    assert site.root.index("root/mirror2")["policy_exclude"] == ["evil-*", "bad", "worse"]
+    out = devpi("index", "root/mirror2").stdout
+    assert "policy_exclude=evil-*,bad,worse" in out
+
+
+def test_devpi_index_sets_plugin_options_on_a_private_index(devpi: DevpiClient, site: Site) -> None:
+    devpi("index", "-c", "alice/opts", "bases=alice/dev", "buildfarm_targets=cp311-*")
+    devpi("index", "alice/opts", "buildfarm_upload_to=alice/dev", "license_deny+=AGPL-*")
+    ixconfig = site.alice.index("alice/opts")
+    assert ixconfig["buildfarm_targets"] == ["cp311-*"]
+    assert ixconfig["buildfarm_upload_to"] == "alice/dev"
+    assert ixconfig["license_deny"] == ["AGPL-*"]

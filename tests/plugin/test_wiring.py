@@ -1,0 +1,96 @@
+"""The three plugins in an in-process devpi-server: features, metrics, index options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devpi_buildfarm.config import DEFAULTS as BUILDFARM_DEFAULTS
+from devpi_license.config import DEFAULTS as LICENSE_DEFAULTS
+from devpi_policy.config import DEFAULTS as POLICY_DEFAULTS
+
+ALL_DEFAULTS = {**POLICY_DEFAULTS, **BUILDFARM_DEFAULTS, **LICENSE_DEFAULTS}
+
+pytestmark = pytest.mark.notransaction
+
+
+def test_api_lists_the_features(testapp: Any) -> None:
+    features = testapp.get_json("/+api").json["result"]["features"]
+    assert {"devpi-policy", "devpi-buildfarm", "devpi-license"} <= set(features)
+
+
+def test_status_publishes_metrics_of_each_plugin(testapp: Any) -> None:
+    metrics = {
+        name: (kind, value)
+        for name, kind, value in testapp.get_json("/+status").json["result"]["metrics"]
+    }
+    for prefix in ("devpi_policy_", "devpi_buildfarm_", "devpi_license_"):
+        ours = {n: v for n, v in metrics.items() if n.startswith(prefix)}
+        assert ours, f"no {prefix}* metrics"
+        assert all(kind in {"counter", "gauge"} for kind, _ in ours.values())
+    assert metrics["devpi_buildfarm_jobs_queued"] == ("gauge", 0.0)
+
+
+@pytest.mark.parametrize("index_type", ["stage", "mirror"])
+def test_index_options_with_defaults_on_every_type(mapp: Any, index_type: str) -> None:
+    mapp.login_root()
+    kwargs = {"mirror_url": "http://127.0.0.1:1/simple/"} if index_type == "mirror" else {}
+    mapp.create_index(f"root/{index_type}x", indexconfig=dict(type=index_type, **kwargs))
+    ixconfig = mapp.getjson(f"/root/{index_type}x")["result"]
+    for key, default in ALL_DEFAULTS.items():
+        assert ixconfig[key] == default, key
+
+
+def test_list_options_split_on_commas(mapp: Any) -> None:
+    mapp.create_and_login_user("alice")
+    mapp.create_index(
+        "alice/dev",
+        indexconfig={
+            "policy_exclude": "evil-*,bad",
+            "license_unknown": "deny",
+            "buildfarm_targets": "cp311-*",
+        },
+    )
+    ixconfig = mapp.getjson("/alice/dev")["result"]
+    assert ixconfig["policy_exclude"] == ["evil-*", "bad"]
+    assert ixconfig["buildfarm_targets"] == ["cp311-*"]
+    assert ixconfig["license_unknown"] == "deny"
+
+
+def _strip_plugin_keys(xom: Any, user: str, index: str) -> None:
+    """Make an index look like one created before the plugins were installed."""
+    with xom.keyfs.write_transaction():
+        userobj = xom.model.get_user(user)
+        with userobj.key.update() as userconfig:
+            for key in ALL_DEFAULTS:
+                userconfig["indexes"][index].pop(key, None)
+
+
+def test_key_plus_equals_on_index_created_before_install(mapp: Any, testapp: Any, xom: Any) -> None:
+    mapp.create_and_login_user("bob")
+    mapp.create_index("bob/old")
+    _strip_plugin_keys(xom, "bob", "old")
+    assert "policy_exclude" not in mapp.getjson("/bob/old")["result"]
+    for op in ("policy_exclude+=evil-*", "buildfarm_targets+=cp311-*", "license_deny+=AGPL-*"):
+        r = testapp.patch_json("/bob/old", [op])
+        assert r.status_code == 200, r.text
+    ixconfig = mapp.getjson("/bob/old")["result"]
+    assert ixconfig["policy_exclude"] == ["evil-*"]
+    assert ixconfig["buildfarm_targets"] == ["cp311-*"]
+    assert ixconfig["license_deny"] == ["AGPL-*"]
+    assert ixconfig["policy_mode"] == "enforce"
+    metrics = {n: v for n, _, v in testapp.get_json("/+status").json["result"]["metrics"]}
+    assert metrics["devpi_policy_indexconfig_upgrades_total"] == 1.0
+    assert metrics["devpi_license_indexconfig_upgrades_total"] == 1.0
+
+
+def test_key_minus_equals_on_index_created_before_install(
+    mapp: Any, testapp: Any, xom: Any
+) -> None:
+    mapp.create_and_login_user("carol")
+    mapp.create_index("carol/old")
+    _strip_plugin_keys(xom, "carol", "old")
+    r = testapp.patch_json("/carol/old", ["policy_exclude-=nothing"], expect_errors=True)
+    assert r.status_code == 400
+    assert "doesn't have value" in r.json["message"]
