@@ -183,7 +183,8 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     )
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
         data: dict[str, Any] = json.load(resp)
-    return data.get("result", data)
+    result: dict[str, Any] = data.get("result", data)
+    return result
 
 
 def _check(res: subprocess.CompletedProcess[str], what: str) -> None:

@@ -98,21 +98,27 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevpiServer]:
         server.stop()
 
 
+def populate(server: DevpiServer, upstream_url: str) -> tuple[DevpiApi, DevpiApi]:
+    """The standard layout: ``root/pypi`` mirroring ``upstream_url``, ``alice/dev`` on top.
+
+    Returns API clients logged in as root and as alice.
+    """
+    root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+    root.create_index(
+        "root/pypi", type="mirror", mirror_url=f"{upstream_url}/root/up/+simple/", volatile=False
+    )
+    root.create_user("alice", ALICE_PW)
+    alice = DevpiApi(server.url).login("alice", ALICE_PW)
+    alice.create_index("alice/dev", bases=["root/pypi"], volatile=True)
+    return root, alice
+
+
 @pytest.fixture(scope="session")
 def site(upstream: DevpiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     base = tmp_path_factory.mktemp("site")
     server = DevpiServer(base / "serverdir", BINDIR).start()
     try:
-        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
-        root.create_index(
-            "root/pypi",
-            type="mirror",
-            mirror_url=f"{upstream.url}/root/up/+simple/",
-            volatile=False,
-        )
-        root.create_user("alice", ALICE_PW)
-        alice = DevpiApi(server.url).login("alice", ALICE_PW)
-        alice.create_index("alice/dev", bases=["root/pypi"], volatile=True)
+        root, alice = populate(server, upstream.url)
         yield Site(server, upstream, root, alice)
     finally:
         server.stop()
