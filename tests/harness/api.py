@@ -81,12 +81,12 @@ class DevpiApi:
 
     def modify_index(self, name: str, **changes: Any) -> dict[str, Any]:
         """Change some options of an index (devpi's client sends the full config too)."""
-        ixconfig = self.ok("GET", name)
-        ixconfig.pop("projects", None)
+        ixconfig = self.ok("GET", f"{name}?no_projects=")
         ixconfig.update(changes)
         result: dict[str, Any] = self.ok("PATCH", name, ixconfig)
         return result
 
     def index(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.ok("GET", name)
+        """The configuration of index ``name`` (without its project list)."""
+        result: dict[str, Any] = self.ok("GET", f"{name}?no_projects=")
         return result

@@ -81,7 +81,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevpiServer]:
     base = tmp_path_factory.mktemp("upstream")
-    server = DevpiServer(base / "serverdir", BINDIR).start()
+    # like PyPI, the upstream serves PEP 658 .metadata files
+    server = DevpiServer(base / "serverdir", BINDIR, args=("--enable-core-metadata",)).start()
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
         root.create_index("root/up", type="stage", bases=[], volatile=True)

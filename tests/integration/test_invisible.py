@@ -96,7 +96,7 @@ def pair(
 def test_pages_are_identical(
     pair: tuple[DevpiApi, DevpiApi], path: str, headers: dict[str, str]
 ) -> None:
-    plain, foundry = pair
+    _plain, _foundry = pair
     responses = [api.request("GET", path, headers=headers) for api in pair]
     assert [r.status for r in responses] == [200, 200]
     assert responses[0].headers.get("Content-Type") == responses[1].headers.get("Content-Type")
