@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from integration.conftest import ALICE_PW, Site
-
 from harness.clients import (
     DevpiClient,
     Venv,
@@ -17,6 +15,7 @@ from harness.clients import (
     uv_pip_install,
 )
 from harness.dists import Project, make_sdist, make_wheel
+from integration.conftest import ALICE_PW, Site
 
 if TYPE_CHECKING:
     from pathlib import Path

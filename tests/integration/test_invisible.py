@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from integration.conftest import ALICE_PW, BINDIR, plain_bindir, populate
 
 from harness.clients import twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.server import DevpiServer
+from integration.conftest import ALICE_PW, BINDIR, plain_bindir, populate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from integration.conftest import BINDIR
 
 from harness import postgres
 from harness.api import DevpiApi
 from harness.clients import DevpiClient, Venv, assert_all_from, pip_install, twine_upload
 from harness.dists import Project, make_wheel
 from harness.server import ROOT_PASSWORD, DevpiServer
+from integration.conftest import BINDIR
 
 if TYPE_CHECKING:
     from pathlib import Path

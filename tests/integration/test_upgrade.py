@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from integration.conftest import ALICE_PW, BINDIR, plain_bindir
 
 from harness.api import DevpiApi
 from harness.clients import DevpiClient, Venv, assert_all_from, pip_install, twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.server import ROOT_PASSWORD, DevpiServer
+from integration.conftest import ALICE_PW, BINDIR, plain_bindir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from devpi_server import hookspecs
 from pluggy import PluginManager
+
 from plugin.conftest import ALL_PLUGINS
 
 if TYPE_CHECKING:
