@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from devpi_server.views import apireturn
 from pyramid.events import ContextFound
 
-from devpi_policy.adapters.devpi import upgrade_index_options
+from devpi_policy.adapters.devpi import inheritance_path, upgrade_index_options
+
+SHOW_ROUTE = "devpi_policy_show"
 
 
 def on_context_found(event: Any) -> None:
@@ -14,6 +17,21 @@ def on_context_found(event: Any) -> None:
     upgrade_index_options(event.request)
 
 
+def policy_show(request: Any) -> None:
+    """``GET /{user}/{index}/+policy``: the rules that apply to what this index serves."""
+    stage = request.context.stage
+    path = inheritance_path(stage)
+    result = {
+        "index": stage.name,
+        "mode": path[0].mode,
+        "indexes": [policy.as_json() for policy in path],
+        "with_rules": [policy.index for policy in path if policy.has_rules],
+    }
+    apireturn(200, type="policy", result=result)
+
+
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_policy.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_route(SHOW_ROUTE, "/{user}/{index}/+policy")
+    config.add_view(policy_show, route_name=SHOW_ROUTE, request_method="GET", permission="pkg_read")

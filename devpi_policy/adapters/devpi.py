@@ -8,7 +8,7 @@ from typing import Any
 from devpi_foundry_common import indexconfig
 from devpi_foundry_common.metrics import Metrics
 from devpi_foundry_common.singletons import per_server
-from devpi_policy.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
+from devpi_policy.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX, IndexPolicy
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +32,9 @@ def upgrade_index_options(request: Any) -> None:
     if added:
         metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
         log.info("added default options %s to index %s", added, request.context.stage.name)
+
+
+def inheritance_path(stage: Any) -> list[IndexPolicy]:
+    """The policy options of ``stage`` and of every index it inherits from, in devpi's
+    resolution order (the order in which devpi looks up projects)."""
+    return [IndexPolicy.from_ixconfig(s.name, s.ixconfig) for s in stage.sro()]

@@ -21,3 +21,16 @@ def test_hookimpls_match_devpi_server_hookspecs(module: ModuleType) -> None:
     pm.register(module)
     pm.check_pending()
     assert pm.get_hookcallers(module)
+
+
+def test_client_hookimpls_match_devpi_client_hookspecs() -> None:
+    from devpi import hookspecs as client_hookspecs
+
+    import devpi_policy.client
+
+    pm = PluginManager("devpiclient")
+    pm.add_hookspecs(client_hookspecs)
+    pm.register(devpi_policy.client)
+    pm.check_pending()
+    (subcommands,) = pm.hook.devpiclient_subcommands()
+    assert [name for _, name, _ in subcommands] == ["policy"]

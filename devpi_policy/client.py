@@ -1,0 +1,61 @@
+"""devpi-client subcommands of devpi_policy (entry point ``devpi-policy``, group devpi_client).
+
+``devpi policy show [--index I]`` prints the rules that apply to an index.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pluggy import HookimplMarker
+
+from devpi_policy.config import FEATURE
+
+if TYPE_CHECKING:
+    import argparse
+
+client_hookimpl = HookimplMarker("devpiclient")
+
+
+@client_hookimpl
+def devpiclient_subcommands() -> list[tuple[Any, str, str]]:
+    """Add ``devpi policy``."""
+    return [(policy_arguments, "policy", "devpi_policy.client:policy")]
+
+
+def policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """show the devpi_policy rules of an index, including those it inherits."""
+    sub = parser.add_subparsers(dest="policy_command", metavar="COMMAND")
+    sub.required = True
+    show = sub.add_parser("show", help="effective rules of an index, including inherited ones")
+    show.add_argument(
+        "--index", default=None, help="index to show (user/name); default: the current index"
+    )
+
+
+def policy(hub: Any, args: argparse.Namespace) -> None:
+    """Run ``devpi policy ...``."""
+    url = _index_url(hub, args.index)
+    features = hub.http_api("get", hub.current.root_url.addpath("+api"), quiet=True).result
+    if FEATURE not in features.get("features", ()):
+        hub.fatal(f"{hub.current.root_url} does not run devpi_policy (pip install devpi-foundry)")
+    reply = hub.http_api("get", url.addpath("+policy", asdir=False), quiet=True, type="policy")
+    _print_show(hub, reply.result)
+
+
+def _index_url(hub: Any, index: str | None) -> Any:
+    if index is None:
+        return hub.require_valid_current_with_index().index_url
+    return hub.current.get_index_url(index, slash=False)
+
+
+def _print_show(hub: Any, result: dict[str, Any]) -> None:
+    hub.info(f"policy of {result['index']} (mode: {result['mode']})")
+    for entry in result["indexes"]:
+        rules = [
+            f"{key}={','.join(entry[key])}"
+            for key in ("policy_include", "policy_exclude", "policy_exclude_files")
+            if entry[key]
+        ]
+        inherited = "" if entry["index"] == result["index"] else " (inherited)"
+        hub.line(f"  {entry['index']}{inherited}: {' '.join(rules) or 'no rules'}")

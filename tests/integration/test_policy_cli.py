@@ -1,0 +1,40 @@
+"""``devpi policy show`` with the real devpi client against a real server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.api import DevpiApi
+from harness.clients import DevpiClient
+from harness.server import ROOT_PASSWORD, DevpiServer
+from integration.conftest import Site, plain_bindir
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_policy_show_lists_inherited_rules(devpi: DevpiClient, site: Site) -> None:
+    devpi("index", "-c", "alice/show", "bases=alice/dev", "policy_exclude=evil-*,bad-pkg")
+    out = devpi("policy", "show", "--index", "alice/show").stdout
+    assert "policy of alice/show (mode: enforce)" in out
+    assert "  alice/show: policy_exclude=evil-*,bad-pkg" in out
+    assert "  alice/dev (inherited): no rules" in out
+    assert "  root/pypi (inherited): no rules" in out
+
+
+def test_policy_show_defaults_to_the_current_index(devpi: DevpiClient) -> None:
+    out = devpi("policy", "show").stdout
+    assert "policy of alice/dev (mode: enforce)" in out
+
+
+def test_policy_show_on_a_server_without_the_plugin(home: Path) -> None:
+    server = DevpiServer(home.parent / "plain-serverdir", plain_bindir()).start()
+    try:
+        DevpiApi(server.url).login("root", ROOT_PASSWORD).create_index("root/dev")
+        devpi = DevpiClient(home)
+        devpi("use", f"{server.url}/root/dev")
+        res = devpi("policy", "show", check=False)
+        assert res.returncode != 0
+        assert f"{server.url}/ does not run devpi_policy" in res.stdout + res.stderr
+    finally:
+        server.stop()
