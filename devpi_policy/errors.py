@@ -1,0 +1,15 @@
+"""Errors of devpi_policy."""
+
+from __future__ import annotations
+
+
+class PolicyError(Exception):
+    """Base of devpi_policy's errors."""
+
+
+class InvalidRulesError(PolicyError, ValueError):
+    """Index options that do not parse; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[str]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("; ".join(issues))
