@@ -53,3 +53,31 @@ def upgrade_index_options(request: Any, defaults: Mapping[str, object]) -> list[
         with stage.user.key.update() as userconfig:
             userconfig["indexes"][stage.index].update(missing)
     return sorted(missing)
+
+
+class DefaultsGate:
+    """Declares a plugin's option defaults only in processes that serve requests.
+
+    devpi writes every default of ``devpiserver_indexconfig_defaults`` into each index it
+    creates, also in ``devpi-import`` and ``devpi-init``. There the defaults would change
+    imported data (an export made without the plugin would come back with the plugin's
+    keys) and devpi's own import tests would see extra keys. devpi-server calls
+    ``devpiserver_add_parser_options`` only when it builds the full server parser
+    (``devpi-server``, ``devpi-gen-config``, its test fixtures), never in import/init, so
+    the plugin opens the gate there. Options present in an export are kept by devpi-import
+    either way (as unknown keys), and indexes without the keys get them on their first
+    modification (:func:`upgrade_index_options`).
+    """
+
+    def __init__(self) -> None:
+        self.serving = False
+
+    def open(self) -> None:
+        """Called from the plugin's ``devpiserver_add_parser_options``."""
+        self.serving = True
+
+    def defaults(self, defaults: Mapping[str, object]) -> dict[str, object]:
+        """Fresh copies of ``defaults`` in a serving process, else nothing."""
+        if not self.serving:
+            return {}
+        return {key: copy.deepcopy(value) for key, value in defaults.items()}

@@ -6,10 +6,12 @@ from typing import Any
 
 from pluggy import HookimplMarker
 
+from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_license.adapters.devpi import metrics_for
 from devpi_license.config import DEFAULTS, FEATURE
 
 hookimpl = HookimplMarker("devpiserver")
+DEFAULTS_GATE = DefaultsGate()
 
 
 @hookimpl
@@ -19,9 +21,15 @@ def devpiserver_get_features() -> set[str]:
 
 
 @hookimpl
+def devpiserver_add_parser_options() -> None:
+    """Mark this process as serving, so option defaults apply (see DefaultsGate)."""
+    DEFAULTS_GATE.open()
+
+
+@hookimpl
 def devpiserver_indexconfig_defaults() -> dict[str, object]:
     """Declare the ``license_*`` index options on every index type, mirrors included."""
-    return {key: list(v) if isinstance(v, list) else v for key, v in DEFAULTS.items()}
+    return DEFAULTS_GATE.defaults(DEFAULTS)
 
 
 @hookimpl

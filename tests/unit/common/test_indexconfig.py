@@ -20,3 +20,15 @@ def test_defaults_are_copies() -> None:
     assert isinstance(result_list, list)
     result_list.append("x")
     assert defaults == {"policy_exclude": []}
+
+
+def test_defaults_gate_is_closed_until_a_serving_parser_opens_it() -> None:
+    from devpi_foundry_common.indexconfig import DefaultsGate
+
+    gate = DefaultsGate()
+    defaults: dict[str, object] = {"policy_exclude": [], "policy_mode": "enforce"}
+    assert gate.defaults(defaults) == {}
+    gate.open()
+    given = gate.defaults(defaults)
+    assert given == defaults
+    assert given["policy_exclude"] is not defaults["policy_exclude"]
