@@ -21,11 +21,12 @@ def policy_show(request: Any) -> None:
     """``GET /{user}/{index}/+policy``: the rules that apply to what this index serves."""
     stage = request.context.stage
     path = inheritance_path(stage)
+    rule_keys = ("policy_include", "policy_exclude", "policy_exclude_files")
     result = {
         "index": stage.name,
-        "mode": path[0].mode,
-        "indexes": [policy.as_json() for policy in path],
-        "with_rules": [policy.index for policy in path if policy.has_rules],
+        "mode": path[0]["policy_mode"],
+        "indexes": path,
+        "with_rules": [entry["index"] for entry in path if any(entry[k] for k in rule_keys)],
     }
     apireturn(200, type="policy", result=result)
 

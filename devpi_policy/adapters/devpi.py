@@ -8,7 +8,7 @@ from typing import Any
 from devpi_foundry_common import indexconfig
 from devpi_foundry_common.metrics import Metrics
 from devpi_foundry_common.singletons import per_server
-from devpi_policy.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX, IndexPolicy
+from devpi_policy.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ def upgrade_index_options(request: Any) -> None:
         log.info("added default options %s to index %s", added, request.context.stage.name)
 
 
-def inheritance_path(stage: Any) -> list[IndexPolicy]:
-    """The policy options of ``stage`` and of every index it inherits from, in devpi's
-    resolution order (the order in which devpi looks up projects)."""
-    return [IndexPolicy.from_ixconfig(s.name, s.ixconfig) for s in stage.sro()]
+def inheritance_path(stage: Any) -> list[dict[str, Any]]:
+    """The ``policy_*`` options of ``stage`` and of every index it inherits from, in devpi's
+    resolution order; options an older index lacks show their defaults."""
+    return [
+        {"index": s.name, **{key: s.ixconfig.get(key, value) for key, value in DEFAULTS.items()}}
+        for s in stage.sro()
+    ]

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 Mode = Literal["enforce", "dry-run"]
 MODES: Final[tuple[Mode, ...]] = ("enforce", "dry-run")
 
-_ANY_OPERATOR: Final = re.compile(r"===|~=|==|!=|<=|>=|<|>")
-_OPERATOR: Final = re.compile(r"^\s*(===|~=|==|!=|<=|>=|<|>)")
+_OPERATORS: Final = "===|~=|==|!=|<=|>=|<|>"
+_ANY_OPERATOR: Final = re.compile(_OPERATORS)
+_OPERATOR: Final = re.compile(rf"^\s*({_OPERATORS})")
 _NAME_GLOB: Final = re.compile(r"^[A-Za-z0-9*?\[\]][A-Za-z0-9._\-*?\[\]]*$")
 _TAG_PART: Final = re.compile(r"^[A-Za-z0-9_.*]+$")
 
