@@ -20,5 +20,11 @@ DEFAULTS: Final = MappingProxyType(
 )
 
 #: Counters and gauges published in ``/+status`` (prefixed with ``devpi_policy_``).
-COUNTERS: Final = ["checks_total", "denials_total", "indexconfig_upgrades_total"]
+COUNTERS: Final = [
+    "checks_total",  # uploads, pushes, downloads and policy checks decided
+    "denials_total",  # of those, refused
+    "dry_run_total",  # of those, refused only in dry-run mode (let through)
+    "hidden_total",  # JSON API entries hidden per file
+    "indexconfig_upgrades_total",
+]
 GAUGES: Final[list[str]] = []

@@ -13,3 +13,7 @@ class InvalidRulesError(PolicyError, ValueError):
     def __init__(self, issues: list[str]) -> None:
         self.issues = tuple(issues)
         super().__init__("; ".join(issues))
+
+
+class InvalidSpecError(PolicyError, ValueError):
+    """A ``devpi policy check`` spec that is neither a requirement nor a file name."""

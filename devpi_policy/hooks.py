@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
 from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_policy.adapters.devpi import metrics_for
+from devpi_policy.adapters.serving import wrap_customizers
 from devpi_policy.config import DEFAULTS, FEATURE
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 hookimpl = HookimplMarker("devpiserver")
 DEFAULTS_GATE = DefaultsGate()
@@ -42,3 +46,17 @@ def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
 def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
     """Register the policy subscribers and views."""
     pyramid_config.include("devpi_policy.views")
+
+
+@hookimpl(wrapper=True)
+def devpiserver_get_stage_customizer_classes() -> Generator[
+    None, list[list[tuple[str, type]]], list[list[tuple[str, type]]]
+]:
+    """Mix policy validation and listing filters into every index type's customizer.
+
+    devpi applies only the queried index's customizer to what its bases serve, and refuses
+    a second customizer for a built-in type, so wrapping all of them is what makes rules
+    hold on mirrors and on every index that inherits from one.
+    """
+    results = yield
+    return wrap_customizers(results)

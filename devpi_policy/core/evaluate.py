@@ -19,7 +19,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from devpi_policy.core.rules import FileSelector, ProjectPattern, Rules, normalize
+from devpi_policy.core.rules import FileSelector, Mode, ProjectPattern, Rules, normalize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,7 +61,8 @@ def _subject(name: str, version: str | None) -> str:
     return f"{name} {version}" if version else name
 
 
-def _index_denials(rules: Rules, name: str, version: str | None) -> list[str]:
+def release_denials(rules: Rules, name: str, version: str | None = None) -> list[str]:
+    """The reasons ``rules`` (one index) refuse a project (``version=None``) or a release."""
     norm = normalize(name)
     subject = _subject(name, version)
     reasons = []
@@ -98,19 +99,20 @@ def _selector_matches(selector: FileSelector, filename: str, tags: frozenset[Tag
     )
 
 
-def _combine(path: Sequence[Rules], per_index: list[list[str]]) -> Decision:
-    denials = [
-        r for rules, rs in zip(path, per_index, strict=True) if rules.mode == "enforce" for r in rs
-    ]
-    dry = [
-        r for rules, rs in zip(path, per_index, strict=True) if rules.mode == "dry-run" for r in rs
-    ]
+def decide(per_index: Sequence[tuple[Mode, Sequence[str]]]) -> Decision:
+    """Combine the reasons of each index on a path: enforced ones deny, dry-run ones record."""
+    denials = [r for mode, reasons in per_index if mode == "enforce" for r in reasons]
+    dry = [r for mode, reasons in per_index if mode == "dry-run" for r in reasons]
     return Decision(denials=tuple(denials), dry_run=tuple(dry))
+
+
+def _combine(path: Sequence[Rules], per_index: list[list[str]]) -> Decision:
+    return decide([(rules.mode, rs) for rules, rs in zip(path, per_index, strict=True)])
 
 
 def check_release(path: Sequence[Rules], name: str, version: str | None = None) -> Decision:
     """Check a project (``version=None``: is any of it allowed?) or one of its releases."""
-    return _combine(path, [_index_denials(rules, name, version) for rules in path])
+    return _combine(path, [release_denials(rules, name, version) for rules in path])
 
 
 def split_filename(filename: str) -> tuple[str, str | None, frozenset[Tag] | None]:
@@ -126,7 +128,7 @@ def split_filename(filename: str) -> tuple[str, str | None, frozenset[Tag] | Non
     except InvalidSdistFilename:
         # legacy names (``Foo-1.0.zip``, eggs): best effort, never a pass for a bad name
         stem = filename.rsplit("/", 1)[-1]
-        for ext in (".tar.gz", ".tar.bz2", ".zip", ".tgz", ".egg"):
+        for ext in (".doc.zip", ".tar.gz", ".tar.bz2", ".zip", ".tgz", ".egg"):
             stem = stem.removesuffix(ext)
         legacy_name, _, legacy_version = stem.rpartition("-")
         if not legacy_name:
@@ -135,16 +137,18 @@ def split_filename(filename: str) -> tuple[str, str | None, frozenset[Tag] | Non
     return sdist_name, str(sdist_version), None
 
 
+def file_denials(rules: Rules, filename: str) -> list[str]:
+    """The reasons ``rules`` (one index) refuse a distribution file, judged by its name."""
+    name, version, tags = split_filename(filename)
+    reasons = release_denials(rules, name, version)
+    reasons.extend(
+        f"{filename!r} is excluded by policy_exclude_files {s.text!r} on {rules.index}"
+        for s in rules.exclude_files
+        if _selector_matches(s, filename, tags)
+    )
+    return reasons
+
+
 def check_file(path: Sequence[Rules], filename: str) -> Decision:
     """Check a distribution file by its name: its project, version and file selectors."""
-    name, version, tags = split_filename(filename)
-    per_index = []
-    for rules in path:
-        reasons = _index_denials(rules, name, version)
-        reasons.extend(
-            f"{filename!r} is excluded by policy_exclude_files {s.text!r} on {rules.index}"
-            for s in rules.exclude_files
-            if _selector_matches(s, filename, tags)
-        )
-        per_index.append(reasons)
-    return _combine(path, per_index)
+    return _combine(path, [file_denials(rules, filename) for rules in path])

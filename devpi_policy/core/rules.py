@@ -94,7 +94,7 @@ def _parse_pattern(text: str, option: str, issues: list[str]) -> ProjectPattern 
     first_op = _ANY_OPERATOR.search(text)
     split = first_op.start() if first_op else len(text)
     name, spec = text[:split].strip(), text[split:].strip()
-    if not _NAME_GLOB.match(name):
+    if not _NAME_GLOB.match(name) or name.count("[") != name.count("]"):
         issues.append(f"{option}: {text!r} is not a project name or glob")
         return None
     specifier = None

@@ -1,0 +1,89 @@
+"""devpi_policy's own plugin manager and the calls into it.
+
+Plugins come from the entry-point group ``devpi_policy`` (see hookspecs.py). A plugin
+that raises never turns a page into a 500: the error is logged and, because a rule that
+cannot be evaluated must not let things through, the subject is refused with a reason
+that names the plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pluggy import PluginManager
+
+from devpi_foundry_common.singletons import per_server
+from devpi_policy import hookspecs
+from devpi_policy.core.facts import Facts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from devpi_policy.core.subject import Subject
+
+log = logging.getLogger(__name__)
+
+
+def _make_manager() -> PluginManager:
+    manager = PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+    manager.check_pending()
+    names = [name for name, _ in manager.list_name_plugin()]
+    if names:
+        log.info("devpi_policy plugins: %s", ", ".join(sorted(str(n) for n in names)))
+    return manager
+
+
+def plugin_manager(xom: Any) -> PluginManager:
+    """devpi_policy's plugin manager of this server, loaded from entry points once."""
+    return per_server(xom, "devpi-policy", "plugins", _make_manager)
+
+
+def validate_options(xom: Any, index: str, options: Mapping[str, Any]) -> list[str]:
+    """Problems the plugins find in an index's options."""
+    manager = plugin_manager(xom)
+    if not manager.get_plugins():
+        return []
+    results = manager.hook.devpipolicy_validate_options(index=index, options=options)
+    return [issue for issues in results for issue in issues or ()]
+
+
+def has_rules(xom: Any, index: str, options: Mapping[str, Any]) -> bool:
+    """Whether any plugin has rules in these options."""
+    manager = plugin_manager(xom)
+    if not manager.get_plugins():
+        return False
+    try:
+        return any(manager.hook.devpipolicy_has_rules(index=index, options=options))
+    except Exception:  # a broken plugin must be evaluated (and fail closed), not skipped
+        log.exception("devpi_policy plugin failed in devpipolicy_has_rules for %s", index)
+        return True
+
+
+def new_facts(xom: Any, subject: Subject) -> Facts:
+    """The lazily fetched plugin facts about ``subject``."""
+    manager = plugin_manager(xom)
+
+    def provide() -> list[Mapping[str, Any] | None]:
+        try:
+            return list(manager.hook.devpipolicy_facts(subject=subject, xom=xom))
+        except Exception:  # facts are optional; rules that need them decide without
+            log.exception("devpi_policy plugin failed in devpipolicy_facts for %r", subject)
+            return []
+
+    return Facts(provide)
+
+
+def check(xom: Any, subject: Subject, options: Mapping[str, Any], facts: Facts) -> list[str]:
+    """The plugins' reasons to refuse ``subject`` under ``options``."""
+    manager = plugin_manager(xom)
+    try:
+        results = manager.hook.devpipolicy_check(
+            subject=subject, options=options, facts=facts, xom=xom
+        )
+    except Exception as exc:  # fail closed, with a reason, instead of a 500
+        log.exception("devpi_policy plugin failed in devpipolicy_check for %r", subject)
+        return [f"{subject.label!r} could not be checked on {subject.index}: plugin error {exc!r}"]
+    return [reason for reasons in results for reason in reasons or ()]

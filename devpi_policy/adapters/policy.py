@@ -1,0 +1,119 @@
+"""The policy of an index and decisions over an inheritance path, from devpi's stages.
+
+Parsed rules are cached by their option values, so a request never re-parses unchanged
+options. Options that do not parse (stored before validation existed, or restored by
+devpi-import) fail closed: the index refuses everything, saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from devpi_policy.adapters import plugins
+from devpi_policy.config import DEFAULTS
+from devpi_policy.core.evaluate import Decision, decide, file_denials, release_denials
+from devpi_policy.core.rules import MODES, Mode, Rules, parse_rules
+from devpi_policy.errors import InvalidRulesError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from devpi_policy.core.facts import Facts
+    from devpi_policy.core.subject import Subject
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IndexPolicy:
+    """What devpi_policy and its plugins enforce on one index."""
+
+    index: str
+    mode: Mode
+    rules: Rules
+    problems: tuple[str, ...]
+    options: Mapping[str, Any]
+    plugin_rules: bool
+
+    @property
+    def active(self) -> bool:
+        return bool(self.problems) or not self.rules.empty or self.plugin_rules
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+@lru_cache(maxsize=4096)
+def _parse(
+    index: str,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    files: tuple[str, ...],
+    mode: str,
+) -> tuple[Rules, tuple[str, ...]]:
+    try:
+        return parse_rules(
+            index, include=include, exclude=exclude, exclude_files=files, mode=mode
+        ), ()
+    except InvalidRulesError as exc:
+        safe_mode: Mode = mode if mode in MODES else "enforce"
+        return Rules(index=index, mode=safe_mode), exc.issues
+
+
+def option_problems(index: str, options: Mapping[str, Any]) -> list[str]:
+    """Every problem with the ``policy_*`` options in an index configuration."""
+    return list(_parse_options(index, options)[1])
+
+
+def _parse_options(index: str, options: Mapping[str, Any]) -> tuple[Rules, tuple[str, ...]]:
+    return _parse(
+        index,
+        _as_tuple(options.get("policy_include")),
+        _as_tuple(options.get("policy_exclude")),
+        _as_tuple(options.get("policy_exclude_files")),
+        str(options.get("policy_mode", DEFAULTS["policy_mode"])),
+    )
+
+
+def index_policy(stage: Any) -> IndexPolicy:
+    """The policy of a devpi stage (any index type)."""
+    options = stage.ixconfig
+    rules, problems = _parse_options(stage.name, options)
+    return IndexPolicy(
+        index=stage.name,
+        mode=rules.mode,
+        rules=rules,
+        problems=problems,
+        options=options,
+        plugin_rules=plugins.has_rules(stage.xom, stage.name, options),
+    )
+
+
+def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts) -> list[str]:
+    """Why ``policy`` refuses ``subject`` (empty: allowed); ``subject.index`` is overridden."""
+    if not policy.active:
+        return []
+    if policy.problems:
+        issues = "; ".join(policy.problems)
+        return [f"the policy options of {policy.index} are invalid, so it refuses all: {issues}"]
+    if subject.filename:
+        reasons = file_denials(policy.rules, subject.filename)
+        if subject.phase == "upload":  # the form's project may differ from the file name's
+            more = release_denials(policy.rules, subject.project, subject.version)
+            reasons += [r for r in more if r not in reasons]
+    else:
+        reasons = release_denials(policy.rules, subject.project, subject.version)
+    if policy.plugin_rules:
+        reasons += plugins.check(xom, replace(subject, index=policy.index), policy.options, facts)
+    return reasons
+
+
+def decide_path(xom: Any, path: Sequence[IndexPolicy], subject: Subject) -> Decision:
+    """The decision of every index on ``path`` about ``subject``."""
+    facts = plugins.new_facts(xom, subject)
+    return decide([(p.mode, index_reasons(xom, p, subject, facts)) for p in path])

@@ -1,0 +1,143 @@
+"""Decisions about requests that store or fetch files: uploads, pushes, downloads.
+
+Uploads and pushes are judged by the rules of their target index only; direct ``+f/`` and
+``+e/`` downloads by the rules of the index the URL names, which is the index holding
+the file. Nothing here builds an HTTP response: views.py does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from devpi_policy.adapters.policy import decide_path, index_policy
+from devpi_policy.core.evaluate import Decision, split_filename
+from devpi_policy.core.subject import Subject
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+UPLOAD_ROUTES = frozenset({"/{user}/{index}/", "/{user}/{index}"})
+FILE_ROUTES = frozenset({"/{user}/{index}/+f/{relpath:.*}", "/{user}/{index}/+e/{relpath:.*}"})
+PUSH_RELS = frozenset({"releasefile", "doczip"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Verdict:
+    """A decision about a request, and whether its reply must be JSON (pushes)."""
+
+    decision: Decision
+    json: bool = False
+
+
+def _combine(decisions: Sequence[Decision]) -> Decision:
+    denials = [r for d in decisions for r in d.denials]
+    dry = [r for d in decisions for r in d.dry_run]
+    return Decision(denials=tuple(dict.fromkeys(denials)), dry_run=tuple(dict.fromkeys(dry)))
+
+
+def _form_text(form: Any, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def check_upload(request: Any) -> Decision | None:
+    """An upload (``:action`` form): file_upload, doc_upload or submit (register)."""
+    stage = request.context.stage
+    policy = index_policy(stage)
+    if not policy.active or stage.ixconfig.get("type") == "mirror":
+        return None
+    form = request.POST
+    name = _form_text(form, "name")
+    version = _form_text(form, "version") or None
+    content = form.get("content")
+    filename = getattr(content, "filename", None) if form.get(":action") == "file_upload" else None
+
+    def read() -> bytes:
+        content.file.seek(0)
+        data: bytes = content.file.read()
+        content.file.seek(0)
+        return data
+
+    subject = Subject(
+        phase="upload",
+        index=stage.name,
+        project=name,
+        version=version,
+        filename=filename or None,
+        stored_in=stage.name,
+        content=read if filename else None,
+    )
+    return decide_path(stage.xom, [policy], subject)
+
+
+def check_push(request: Any) -> Decision | None:
+    """A ``devpi push`` (JSON body) to an index of this server: the target's rules apply."""
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None  # devpi answers malformed bodies itself
+    if not isinstance(data, dict) or not isinstance(data.get("targetindex"), str):
+        return None  # pushes to external repositories leave this server
+    name, version = data.get("name"), data.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        return None
+    xom = request.registry["xom"]
+    target = xom.model.getstage(data["targetindex"])
+    if target is None:
+        return None
+    policy = index_policy(target)
+    if not policy.active:
+        return None
+    subject = Subject(phase="upload", index=target.name, project=name, version=version)
+    decisions = [decide_path(xom, [policy], subject)]
+    source = request.context.stage
+    try:
+        links = source.get_linkstore_perstage(name, version).get_links()
+    except source.MissesRegistration:
+        links = []
+    for link in links:
+        if link.rel in PUSH_RELS:
+            file_subject = Subject(
+                phase="upload",
+                index=target.name,
+                project=name,
+                version=version,
+                filename=link.basename,
+                stored_in=source.name,
+            )
+            decisions.append(decide_path(xom, [policy], file_subject))
+    return _combine(decisions)
+
+
+def check_store_request(request: Any) -> Verdict | None:
+    """An upload or push request, or ``None`` when the request is neither."""
+    if request.method not in ("POST", "PUSH"):
+        return None
+    if request.POST.get(":action"):
+        decision = check_upload(request)
+        return None if decision is None else Verdict(decision=decision)
+    decision = check_push(request)
+    return None if decision is None else Verdict(decision=decision, json=True)
+
+
+def check_download(request: Any) -> Decision | None:
+    """A direct file download: the rules of the index the URL names (which holds it)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    stage = request.context.stage
+    policy = index_policy(stage)
+    if not policy.active:
+        return None
+    filename = request.matchdict["relpath"].rsplit("/", 1)[-1].removesuffix(".metadata")
+    project, version, _ = split_filename(filename)
+    subject = Subject(
+        phase="download",
+        index=stage.name,
+        project=project,
+        version=version,
+        filename=filename,
+        stored_in=stage.name,
+    )
+    return decide_path(stage.xom, [policy], subject)

@@ -1,0 +1,167 @@
+"""What an index may serve: the filters devpi applies to listings, for every index type.
+
+devpi filters listings with the *queried* index's stage customizer, over what all its
+bases hold. A wrapper on ``devpiserver_get_stage_customizer_classes`` (hooks.py) mixes
+:class:`PolicyCustomizerMixin` into every index type's customizer, built-in ones
+included, so rules hold on inheriting indexes too.
+
+A file stored in index S and served through index Q is judged by the rules of every
+index on Q's inheritance path down to S. For projects and versions, where devpi does not
+say which index provides an item, an item refused by the index at position k of the path
+stays visible only if an index above k (whose rules do not refuse it) holds it itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from devpi_server.model import BaseStageCustomizer
+
+from devpi_policy.adapters import plugins
+from devpi_policy.adapters.policy import IndexPolicy, index_policy, index_reasons, option_problems
+from devpi_policy.core.subject import Subject
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+
+class ServingView:
+    """The policies on one index's inheritance path, for filtering what it serves."""
+
+    def __init__(self, xom: Any, stages: list[Any], policies: list[IndexPolicy]) -> None:
+        self.xom = xom
+        self.stages = stages
+        self.policies = policies
+        self.positions = {stage.name: i for i, stage in enumerate(stages)}
+
+    @classmethod
+    def of(cls, stage: Any) -> ServingView | None:
+        """The view of ``stage``; ``None`` when no index on its path has rules."""
+        stages = list(stage.sro())
+        policies = [index_policy(s) for s in stages]
+        if not any(p.active for p in policies):
+            return None
+        return cls(stage.xom, stages, policies)
+
+    def first_refusal(self, subject: Subject, upto: int | None = None) -> int | None:
+        """Position of the first index (up to ``upto``) whose enforced rules refuse."""
+        facts = plugins.new_facts(self.xom, subject)
+        last = len(self.policies) - 1 if upto is None else upto
+        for i, policy in enumerate(self.policies[: last + 1]):
+            if policy.active and index_reasons(self.xom, policy, subject, facts):
+                if policy.mode == "enforce":
+                    return i
+                log.debug("dry-run: %s would refuse %s", policy.index, subject.label)
+        return None
+
+    def project_allowed(self, project: str) -> bool:
+        subject = Subject(phase="serve", index=self.stages[0].name, project=project)
+        k = self.first_refusal(subject)
+        return k is None or any(s.has_project_perstage(project) is True for s in self.stages[:k])
+
+    def version_allowed(self, project: str, version: str) -> bool:
+        subject = Subject(
+            phase="serve", index=self.stages[0].name, project=project, version=version
+        )
+        k = self.first_refusal(subject)
+        return k is None or any(
+            version in (s.list_versions_perstage(project) or ()) for s in self.stages[:k]
+        )
+
+    def file_allowed(self, project: str, filename: str, stored_in: str | None) -> bool:
+        """Whether a file held by ``stored_in`` may be served through this index."""
+        upto = self.positions.get(stored_in or "")  # unknown holder: every index judges
+        subject = Subject(
+            phase="serve",
+            index=self.stages[0].name,
+            project=project,
+            filename=filename,
+            stored_in=stored_in,
+        )
+        return self.first_refusal(subject, upto) is None
+
+
+def stored_in(entrypath: str) -> str | None:
+    """The index holding a file, from its devpi path ``user/index/+f/...``.
+
+    >>> stored_in("root/pypi/+f/abc/def/x-1.0.tar.gz#sha256=00")
+    'root/pypi'
+    >>> stored_in("../../+f/x") is None
+    True
+    """
+    parts = entrypath.lstrip("/").split("/", 3)
+    if len(parts) < 3 or parts[2] not in ("+f", "+e") or parts[0] in ("", ".", ".."):  # noqa: PLR2004
+        return None
+    return f"{parts[0]}/{parts[1]}"
+
+
+def _and(base: Iterator[bool] | None, ours: Iterable[bool]) -> Iterator[bool]:
+    for allowed in ours:
+        previous = True if base is None else next(base, True)
+        yield bool(previous) and allowed
+
+
+class PolicyCustomizerMixin:
+    """Mixed in before every index type's customizer: validation and listing filters."""
+
+    stage: Any
+    InvalidIndexconfig: type[Exception]
+
+    def validate_config(self, oldconfig: dict[str, Any], newconfig: dict[str, Any]) -> None:
+        super().validate_config(oldconfig, newconfig)  # type: ignore[misc]  # mixin
+        issues = option_problems(self.stage.name, newconfig)
+        issues += plugins.validate_options(self.stage.xom, self.stage.name, newconfig)
+        if issues:
+            raise self.InvalidIndexconfig(issues)
+
+    def _filter(self, base: Any, make: Callable[[ServingView], Iterable[bool]]) -> Any:
+        view = ServingView.of(self.stage)
+        if view is None:
+            return base
+        return _and(base, make(view))
+
+    def get_projects_filter_iter(self, projects: Any) -> Any:
+        base = super().get_projects_filter_iter(projects)  # type: ignore[misc]
+        return self._filter(base, lambda view: (view.project_allowed(p) for p in projects))
+
+    def get_versions_filter_iter(self, project: str, versions: Any) -> Any:
+        base = super().get_versions_filter_iter(project, versions)  # type: ignore[misc]
+        return self._filter(base, lambda view: (view.version_allowed(project, v) for v in versions))
+
+    def get_simple_links_filter_iter(self, project: str, links: Any) -> Any:
+        base = super().get_simple_links_filter_iter(project, links)  # type: ignore[misc]
+        if links is None:
+            return base
+        return self._filter(
+            base,
+            lambda view: (
+                view.file_allowed(project, link.basename, stored_in(link.href)) for link in links
+            ),
+        )
+
+
+_WRAPPED: dict[type, type] = {}
+
+
+def with_policy(cls: type) -> type:
+    """``cls`` with the policy mixin in front (cached per class). devpi's
+    BaseStageCustomizer is appended for plugin classes that do not derive from it."""
+    wrapped = _WRAPPED.get(cls)
+    if wrapped is None:
+        if issubclass(cls, PolicyCustomizerMixin):
+            return cls
+        if issubclass(cls, BaseStageCustomizer):
+            bases: tuple[type, ...] = (PolicyCustomizerMixin, cls)
+        else:
+            bases = (PolicyCustomizerMixin, cls, BaseStageCustomizer)
+        wrapped = type(f"Policy{cls.__name__}", bases, {})
+        _WRAPPED[cls] = wrapped
+    return wrapped
+
+
+def wrap_customizers(results: list[list[tuple[str, type]]]) -> list[list[tuple[str, type]]]:
+    """Every plugin's ``(index_type, customizer)`` pairs, each customizer wrapped."""
+    return [[(index_type, with_policy(cls)) for index_type, cls in result] for result in results]
