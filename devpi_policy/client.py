@@ -1,6 +1,9 @@
 """devpi-client subcommands of devpi_policy (entry point ``devpi-policy``, group devpi_client).
 
-``devpi policy show [--index I]`` prints the rules that apply to an index.
+``devpi policy show [--index I]`` prints the rules that apply to an index;
+``devpi policy check SPEC [--index I]`` says whether the index allows SPEC (a project,
+``project==version`` or a file name) and, if not, which rule of which index refuses it.
+Exit status: 0 allowed, 1 refused.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ def policy_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument(
         "--index", default=None, help="index to show (user/name); default: the current index"
     )
+    check = sub.add_parser(
+        "check", help="would the index allow SPEC (project, project==version or a file name)?"
+    )
+    check.add_argument("spec", metavar="SPEC", help="e.g. requests==2.19.0 or a file name")
+    check.add_argument(
+        "--index", default=None, help="index to ask (user/name); default: the current index"
+    )
 
 
 def policy(hub: Any, args: argparse.Namespace) -> None:
@@ -39,6 +49,12 @@ def policy(hub: Any, args: argparse.Namespace) -> None:
     features = hub.http_api("get", hub.current.root_url.addpath("+api"), quiet=True).result
     if FEATURE not in features.get("features", ()):
         hub.fatal(f"{hub.current.root_url} does not run devpi_policy (pip install devpi-foundry)")
+    if args.policy_command == "check":
+        check_url = url.addpath("+policy/check", asdir=False).replace(query={"spec": args.spec})
+        reply = hub.http_api("get", check_url, quiet=True, type="policy-check")
+        if not _print_check(hub, reply.result):
+            raise SystemExit(1)
+        return
     reply = hub.http_api("get", url.addpath("+policy", asdir=False), quiet=True, type="policy")
     _print_show(hub, reply.result)
 
@@ -59,3 +75,21 @@ def _print_show(hub: Any, result: dict[str, Any]) -> None:
         ]
         inherited = "" if entry["index"] == result["index"] else " (inherited)"
         hub.line(f"  {entry['index']}{inherited}: {' '.join(rules) or 'no rules'}")
+
+
+def _print_check(hub: Any, result: dict[str, Any]) -> bool:
+    what = result["filename"] or " ".join(filter(None, (result["project"], result["version"])))
+    verdict = "allowed" if result["allowed"] else "REFUSED"
+    hub.info(f"{what} on {result['index']}: {verdict}")
+    for reason in result["reasons"]:
+        hub.line(f"  refused: {reason}")
+    for reason in result["dry_run"]:
+        hub.line(f"  dry-run (let through): {reason}")
+    if len(result["sources"]) > 1 or not result["allowed"]:
+        for source in result["sources"]:
+            state = "allowed" if source["allowed"] else "refused"
+            hub.line(f"  if held by {source['index']}: served {state}")
+    upload = result.get("upload")
+    if upload is not None:
+        hub.line(f"  upload to {result['index']}: {'allowed' if upload['allowed'] else 'refused'}")
+    return bool(result["allowed"])

@@ -20,6 +20,7 @@ from devpi_server.model import BaseStageCustomizer
 
 from devpi_policy.adapters import plugins
 from devpi_policy.adapters.policy import IndexPolicy, index_policy, index_reasons, option_problems
+from devpi_policy.core.evaluate import split_filename
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
@@ -74,10 +75,12 @@ class ServingView:
     def file_allowed(self, project: str, filename: str, stored_in: str | None) -> bool:
         """Whether a file held by ``stored_in`` may be served through this index."""
         upto = self.positions.get(stored_in or "")  # unknown holder: every index judges
+        _, version, _ = split_filename(filename)
         subject = Subject(
             phase="serve",
             index=self.stages[0].name,
             project=project,
+            version=version,
             filename=filename,
             stored_in=stored_in,
         )
