@@ -1,34 +1,64 @@
 """Benchmarks: devpi-server with the devpi-foundry plugins against plain devpi, one run.
 
-Both servers get the same data (a project with many files on a private index inheriting
-from nothing, the plugin options set on it where the plugins are installed), then the
-same request mix is timed on each, alternating rounds so machine noise hits both alike.
-Prints one line per measurement with the ratio "plugins / plain".
+Both servers get the same data, then the same request mix is timed on each, alternating
+rounds so machine noise hits both alike. Where the plugins are installed, rules are active
+(policy_* options that match every request but hide none of the benchmark's files):
 
-Usage (tox -e bench): python tools/bench.py --plain PLAIN_VENV [--files N] [--rounds R]
+- ``root/bench``: a private index with many files; also the target of a 20 MB wheel upload
+  (time and the server's RSS growth);
+- ``root/mirror``: a mirror (``type=mirror``) of a third devpi-server playing PyPI, whose
+  project has >= 1000 files, inherited by ``bench/dev``; its simple pages (HTML and PEP
+  691 JSON) and cached ``+f/`` downloads are timed through ``bench/dev``;
+- 50 concurrent ``pip install --no-deps`` (isolated environments) from ``bench/dev``.
+
+Prints a table with plugins/plain ratios and the goal of each measurement.
+
+Usage (tox -e bench): python tools/bench.py --plain PLAIN_VENV [--rounds R] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import math
 import statistics
 import sys
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from packaging.utils import parse_wheel_filename
+from bench_mirror import (
+    PEP691,
+    Paths,
+    Upstream,
+    concurrent_pip,
+    mirror_mixes,
+    setup_mirror,
+    start_upstream,
+    upload,
+    upload_pip_project,
+    warm_mirror,
+)
 
 from harness.api import DevpiApi
 from harness.server import ROOT_PASSWORD, DevpiServer
 
-PEP691 = "application/vnd.pypi.simple.v1+json"
 PROJECT = "bench-many"
+#: Options of ``root/bench`` on the plugins server; the rules hide none of its files.
+BENCH_OPTIONS = {
+    "policy_mode": "enforce",
+    "policy_exclude": ["evil-*"],
+    "policy_exclude_files": ["*win32*"],
+    "license_unknown": "allow",
+}
+UPLOAD = "20 MB wheel upload (s)"
+RSS = "RSS growth over the upload, max (MiB)"
+PIP_WALL = "concurrent pip installs, wall (s)"
+PIP_ERRORS = "concurrent pip installs, errors"
 
 
 @dataclass
@@ -36,47 +66,69 @@ class Target:
     name: str
     server: DevpiServer
     api: DevpiApi
-    files: list[str]
+    mixes: dict[str, Paths] = field(default_factory=dict)
 
 
-def upload(api: DevpiApi, index: str, filename: str, data: bytes) -> None:
-    """``POST :action=file_upload`` of a wheel as twine does, multipart-encoded."""
-    name, version, _, _ = parse_wheel_filename(filename)
-    boundary = uuid.uuid4().hex
-    parts = []
-    for key, value in ((":action", "file_upload"), ("name", name), ("version", str(version))):
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+@dataclass(frozen=True)
+class Goal:
+    """What a measurement must reach: a plugins/plain ratio, or a bound on each value."""
+
+    text: str
+    min_ratio: float | None = None
+    max_ratio: float | None = None
+    below: float | None = None
+
+    def met(self, plain: float, plugins: float, ratio: float) -> bool:
+        return (
+            (self.min_ratio is None or ratio >= self.min_ratio)
+            and (self.max_ratio is None or ratio <= self.max_ratio)
+            and (self.below is None or max(plain, plugins) < self.below)
         )
-    head = "".join(parts) + (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    )
-    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    resp = api.request(
-        "POST", f"{index}/", body=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )  # fmt: skip
-    if resp.status != 200:  # noqa: PLR2004
-        msg = f"upload of {filename} failed: {resp.status} {resp.reason}"
-        raise RuntimeError(msg)
 
 
-def setup(name: str, bindir: Path, workdir: Path, nfiles: int, *, plugins: bool) -> Target:
+def goal_of(name: str) -> Goal | None:
+    if name.endswith("(req/s)"):
+        return Goal("ratio >= 0.95", min_ratio=0.95)
+    return {
+        UPLOAD: Goal("ratio <= 1.10", max_ratio=1.10),
+        RSS: Goal("each < 32", below=32),
+        PIP_ERRORS: Goal("each == 0", below=0.5),
+    }.get(name)
+
+
+def setup(
+    name: str, bindir: Path, workdir: Path, args: argparse.Namespace, upstream: Upstream
+) -> Target:
+    plugins = name == "plugins"
     server = DevpiServer(workdir / name / "serverdir", bindir).start()
-    root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
-    options = {"policy_mode": "enforce", "license_unknown": "allow"} if plugins else {}
-    root.create_index("root/bench", bases=[], volatile=True, **options)
-    files = []
-    for i in range(nfiles):
-        version = f"1.{i}"
-        filename = f"bench_many-{version}-py3-none-any.whl"
-        upload(root, "root/bench", filename, hashlib.sha256(filename.encode()).digest())
-        files.append(filename)
-    return Target(name, server, root, files)
+    target = Target(name, server, DevpiApi(server.url).login("root", ROOT_PASSWORD))
+    try:
+        target.api.create_index(
+            "root/bench", bases=[], volatile=True, **(BENCH_OPTIONS if plugins else {})
+        )
+        for i in range(args.files):
+            filename = f"bench_many-1.{i}-py3-none-any.whl"
+            upload(target.api, "root/bench", filename, hashlib.sha256(filename.encode()).digest())
+        setup_mirror(target.api, upstream, plugins=plugins)
+        upload_pip_project(target.api, workdir / name)
+        start = time.perf_counter()
+        mirrored = warm_mirror(server.url, upstream.files, args.workers)
+        took = time.perf_counter() - start
+        print(f"{name}: mirrored and cached {len(mirrored)} files in {took:.1f} s")
+    except BaseException:
+        server.stop()
+        raise
+    simple = f"root/bench/+simple/{PROJECT}/"
+    target.mixes = {
+        "simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * args.requests,
+        "simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * args.requests,
+        "+f/ file downloads (req/s)": file_paths(target, args.requests),
+        **mirror_mixes(mirrored, args.mirror_requests, args.requests),
+    }
+    return target
 
 
-def timed_requests(target: Target, paths: list[tuple[str, dict[str, str]]], workers: int) -> float:
+def timed_requests(target: Target, paths: Paths, workers: int) -> float:
     """Requests per second for ``paths`` fetched by ``workers`` concurrent clients."""
 
     def fetch(item: tuple[str, dict[str, str]]) -> int:
@@ -93,7 +145,7 @@ def timed_requests(target: Target, paths: list[tuple[str, dict[str, str]]], work
     return len(paths) / (time.perf_counter() - start)
 
 
-def file_paths(target: Target, count: int) -> list[tuple[str, dict[str, str]]]:
+def file_paths(target: Target, count: int) -> Paths:
     links = target.api.ok("GET", f"root/bench/{PROJECT}")
     hrefs = [link["href"] for data in links.values() for link in data.get("+links", [])]
     base = target.server.url + "/"
@@ -109,63 +161,102 @@ def rss_kib(server: DevpiServer) -> int:
     return 0
 
 
-def measure(
-    targets: list[Target], rounds: int, requests: int, workers: int
-) -> dict[str, dict[str, list[float]]]:
-    simple = f"root/bench/+simple/{PROJECT}/"
-    mixes = {
-        "simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * requests,
-        "simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * requests,
-        "+f/ file downloads (req/s)": None,
-    }
-    results: dict[str, dict[str, list[float]]] = {m: {t.name: [] for t in targets} for m in mixes}
-    results["20 MB wheel upload (s)"] = {t.name: [] for t in targets}
-    results["RSS growth over the upload (MiB)"] = {t.name: [] for t in targets}
+Results = dict[str, dict[str, list[float]]]
+
+
+def measure(targets: list[Target], rounds: int, workers: int) -> Results:
+    results: Results = {m: {t.name: [] for t in targets} for m in targets[0].mixes}
+    results[UPLOAD] = {t.name: [] for t in targets}
+    results[RSS] = {t.name: [] for t in targets}
     big = bytes(20 * 1024 * 1024)
     for rnd in range(rounds):
         for target in targets if rnd % 2 == 0 else reversed(targets):
-            for mix, paths in mixes.items():
-                todo = paths if paths is not None else file_paths(target, requests)
-                results[mix][target.name].append(timed_requests(target, todo, workers))
+            for mix, paths in target.mixes.items():
+                results[mix][target.name].append(timed_requests(target, paths, workers))
             before = rss_kib(target.server)
             start = time.perf_counter()
             upload(target.api, "root/bench", f"bench_big-{rnd}.0-py3-none-any.whl", big)
-            results["20 MB wheel upload (s)"][target.name].append(time.perf_counter() - start)
-            results["RSS growth over the upload (MiB)"][target.name].append(
-                (rss_kib(target.server) - before) / 1024
-            )
+            results[UPLOAD][target.name].append(time.perf_counter() - start)
+            results[RSS][target.name].append((rss_kib(target.server) - before) / 1024)
     return results
+
+
+def measure_pip(targets: list[Target], workdir: Path, clients: int, rounds: int) -> Results:
+    results: Results = {PIP_WALL: {t.name: [] for t in targets}}
+    results[PIP_ERRORS] = {t.name: [] for t in targets}
+    for rnd in range(rounds):
+        for target in targets if rnd % 2 == 0 else reversed(targets):
+            run = concurrent_pip(target.server.url, workdir / f"pip-{target.name}-{rnd}", clients)
+            results[PIP_WALL][target.name].append(run.seconds)
+            results[PIP_ERRORS][target.name].append(run.errors)
+            if run.errors:
+                print(f"{target.name}: {run.errors} pip errors, first: {run.first_error}")
+    return results
+
+
+def aggregate(name: str, values: list[float]) -> float:
+    if name == RSS:
+        return max(values)
+    if name == PIP_ERRORS:
+        return sum(values)
+    return statistics.median(values)
+
+
+def report(results: Results, args: argparse.Namespace, upstream: Upstream) -> bool:
+    """Print the summary table; whether every goal was met."""
+    print(
+        f"\ndevpi-foundry bench: root/bench {args.files} files; mirror {upstream.files} files "
+        f"(uploaded upstream in {upstream.seconds:.1f} s); {args.rounds} rounds, "
+        f"{args.requests} requests ({args.mirror_requests} per mirror simple page mix) x "
+        f"{args.workers} clients per mix; {args.pip_clients} concurrent pip installs x "
+        f"{args.pip_rounds} rounds; median of rounds unless noted"
+    )
+    print(f"{'measurement':42} {'plain':>9} {'plugins':>9} {'ratio':>7}  {'goal':15} ok")
+    all_met = True
+    for name, by_target in results.items():
+        plain, plugins = (aggregate(name, by_target[t]) for t in ("plain", "plugins"))
+        ratio = plugins / plain if plain else math.nan
+        goal = goal_of(name)
+        met = goal is None or goal.met(plain, plugins, ratio)
+        all_met = all_met and met
+        verdict = "" if goal is None else ("yes" if met else "NO")
+        text = "" if goal is None else goal.text
+        print(f"{name:42} {plain:9.2f} {plugins:9.2f} {ratio:7.3f}  {text:15} {verdict}")
+    print("all goals met" if all_met else "SOME GOALS MISSED")
+    return all_met
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plain", type=Path, required=True, help="venv with plain devpi")
-    parser.add_argument("--files", type=int, default=300, help="files of the benchmark project")
+    parser.add_argument("--files", type=int, default=300, help="files of the root/bench project")
+    parser.add_argument(
+        "--mirror-files", type=int, default=1000, help="files of the mirrored project"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=400, help="requests per mix and round")
-    parser.add_argument("--workers", type=int, default=8, help="concurrent clients")
-    args = parser.parse_args()
-    with TemporaryDirectory(prefix="foundry-bench-") as tmp:
-        workdir = Path(tmp)
-        targets = [
-            setup("plain", args.plain / "bin", workdir, args.files, plugins=False),
-            setup("plugins", Path(sys.executable).parent, workdir, args.files, plugins=True),
-        ]
-        try:
-            results = measure(targets, args.rounds, args.requests, args.workers)
-        finally:
-            for target in targets:
-                target.server.stop()
-    print(
-        f"\ndevpi-foundry bench: {args.files} files, {args.rounds} rounds, "
-        f"{args.requests} requests x {args.workers} clients per mix; median of rounds"
+    parser.add_argument(
+        "--mirror-requests", type=int, default=100, help="per mirror simple page mix and round"
     )
-    print(f"{'measurement':40} {'plain':>10} {'plugins':>10} {'ratio':>7}")
-    for name, by_target in results.items():
-        plain, plugins = (statistics.median(by_target[t]) for t in ("plain", "plugins"))
-        ratio = plugins / plain if plain else float("nan")
-        print(f"{name:40} {plain:10.2f} {plugins:10.2f} {ratio:7.3f}")
-    return 0
+    parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--pip-clients", type=int, default=50, help="concurrent pip installs")
+    parser.add_argument("--pip-rounds", type=int, default=2)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args()
+    plain_bindir = args.plain / "bin"
+    with TemporaryDirectory(prefix="foundry-bench-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        upstream = start_upstream(plain_bindir, workdir, args.mirror_files)
+        stack.callback(upstream.server.stop)
+        print(f"upstream: {upstream.files} wheels uploaded in {upstream.seconds:.1f} s")
+        targets = []
+        for name, bindir in (("plain", plain_bindir), ("plugins", Path(sys.executable).parent)):
+            targets.append(setup(name, bindir, workdir, args, upstream))
+            stack.callback(targets[-1].server.stop)
+        results = measure(targets, args.rounds, args.workers)
+        results.update(measure_pip(targets, workdir, args.pip_clients, args.pip_rounds))
+        met = report(results, args, upstream)
+    return 0 if met or not args.check else 1
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ class DevpiServer:
     init_args: tuple[str, ...] = ("--no-root-pypi",)
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
+    #: extra environment variables of the server process (e.g. PYTHONPATH for a plugin)
+    env: dict[str, str] = field(default_factory=dict)
+    #: run devpi-init first (primaries); replicas start from an empty serverdir
+    initialize: bool = True
+    #: use another server's secret file (a replica shares its primary's)
+    secret: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -71,10 +77,12 @@ class DevpiServer:
 
     @property
     def secretfile(self) -> Path:
+        if self.secret is not None:
+            return self.secret
         return self.serverdir.parent / f"{self.serverdir.name}.secret"
 
     def _env(self) -> dict[str, str]:
-        return isolated_env(self.serverdir.parent / "home")
+        return {**isolated_env(self.serverdir.parent / "home"), **self.env}
 
     def _run_tool(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.bindir / tool), *args]
@@ -85,7 +93,7 @@ class DevpiServer:
         if not self.secretfile.exists():
             res = self._run_tool("devpi-gen-secret", "--secretfile", str(self.secretfile))
             _check(res, "devpi-gen-secret")
-        if not (self.serverdir / ".nodeinfo").exists():
+        if self.initialize and not (self.serverdir / ".nodeinfo").exists():
             res = self._run_tool(
                 "devpi-init", "--serverdir", str(self.serverdir),
                 "--root-passwd", ROOT_PASSWORD, *self.init_args,
