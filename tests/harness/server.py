@@ -60,8 +60,6 @@ class DevpiServer:
     port: int = field(default_factory=free_port)
     #: extra environment variables of the server process (e.g. PYTHONPATH for a plugin)
     env: dict[str, str] = field(default_factory=dict)
-    #: run devpi-init first (primaries); replicas start from an empty serverdir
-    initialize: bool = True
     #: use another server's secret file (a replica shares its primary's)
     secret: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -93,7 +91,7 @@ class DevpiServer:
         if not self.secretfile.exists():
             res = self._run_tool("devpi-gen-secret", "--secretfile", str(self.secretfile))
             _check(res, "devpi-gen-secret")
-        if self.initialize and not (self.serverdir / ".nodeinfo").exists():
+        if not (self.serverdir / ".nodeinfo").exists():
             res = self._run_tool(
                 "devpi-init", "--serverdir", str(self.serverdir),
                 "--root-passwd", ROOT_PASSWORD, *self.init_args,

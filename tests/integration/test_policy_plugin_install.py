@@ -1,0 +1,97 @@
+"""Files stored without a request, and a devpi_policy plugin installed from its entry point.
+
+* devpi-import stores files without any request a veto could see: serve-time evaluation
+  still hides and refuses what the imported rules exclude.
+* examples/policy-plugin, pip-installed, is loaded from the ``devpi_policy`` entry-point
+  group by a real server and its rule is enforced like devpi_policy's own.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from harness.api import DevpiApi
+from harness.clients import DevpiClient, run, twine_upload
+from harness.dists import Project, make_sdist
+from harness.server import ROOT_PASSWORD, DevpiServer
+from integration.conftest import ALICE_PW, BINDIR
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "policy-plugin"
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, str(err.reason)
+
+
+def test_imported_files_are_judged_when_served(tmp_path: Path, home: Path) -> None:
+    source = DevpiServer(tmp_path / "source", BINDIR).start()
+    try:
+        root = DevpiApi(source.url).login("root", ROOT_PASSWORD)
+        root.create_user("alice", ALICE_PW)
+        alice = DevpiApi(source.url).login("alice", ALICE_PW)
+        alice.create_index("alice/imp", bases=[])
+        files = [make_sdist(tmp_path / "dist", Project(n, "1.0")) for n in ("evil-pkg", "good")]
+        twine_upload(home, f"{source.url}/alice/imp/", "alice", ALICE_PW, *files)
+        href = alice.ok("GET", "alice/imp/evil-pkg/1.0")["+links"][0]["href"]
+        alice.modify_index("alice/imp", policy_exclude=["evil-*"])
+    finally:
+        source.stop()
+    export = tmp_path / "export"
+    source.run_tool("devpi-export", "--serverdir", str(source.serverdir), str(export))
+    imported = DevpiServer(tmp_path / "imported", BINDIR)
+    imported.run_tool(
+        "devpi-import", "--serverdir", str(imported.serverdir), "--no-root-pypi", str(export)
+    )
+    imported.start()
+    try:
+        code, body = _get(f"{imported.url}/alice/imp/+simple/")
+        assert code == 200
+        assert "good" in body
+        assert "evil-pkg" not in body
+        code, reason = _get(f"{imported.url}/{href.split('/', 3)[3]}")
+        assert code == 403
+        assert (
+            reason == "policy: 'evil-pkg 1.0' is excluded by policy_exclude 'evil-*' on alice/imp"
+        )
+    finally:
+        imported.stop()
+
+
+def test_pip_installed_policy_plugin_is_loaded_and_enforced(tmp_path: Path, home: Path) -> None:
+    target = tmp_path / "site"
+    run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(EXAMPLE)],
+        home,
+    )  # fmt: skip
+    server = DevpiServer(
+        tmp_path / "serverdir", BINDIR, env={"PYTHONPATH": str(target)}
+    ).start()  # fmt: skip
+    try:
+        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+        root.create_user("alice", ALICE_PW)
+        devpi = DevpiClient(home).use_login(server.url, "alice", ALICE_PW)
+        bad = devpi("index", "-c", "alice/x", "example_prerelease_ok=not a name!", check=False)
+        assert "example_prerelease_ok: 'not a name!' is not a project name" in bad.stdout
+        devpi("index", "-c", "alice/stable", "example_no_prereleases=True")
+        devpi("use", "alice/stable")
+        beta = make_sdist(tmp_path / "dist", Project("pkg", "2.0b1"))
+        res = devpi("upload", str(beta), check=False)
+        assert res.returncode != 0
+        assert (
+            "policy: 'pkg 2.0b1' is a pre-release, refused by example_no_prereleases "
+            "on alice/stable" in res.stdout
+        )
+        devpi("upload", str(make_sdist(tmp_path / "dist", Project("pkg", "2.0"))))
+        check = devpi("policy", "check", "pkg==3.0rc1", check=False)
+        assert check.returncode == 1
+        assert "is a pre-release" in check.stdout
+    finally:
+        server.stop()
