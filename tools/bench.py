@@ -110,7 +110,7 @@ def setup(
             filename = f"bench_many-1.{i}-py3-none-any.whl"
             upload(target.api, "root/bench", filename, hashlib.sha256(filename.encode()).digest())
         setup_mirror(target.api, upstream, plugins=plugins)
-        upload_pip_project(target.api, workdir / name)
+        upload_pip_project(server.url, workdir / name)
         start = time.perf_counter()
         mirrored = warm_mirror(server.url, upstream.files, args.workers)
         took = time.perf_counter() - start

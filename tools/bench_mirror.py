@@ -33,6 +33,7 @@ PIP_PROJECT = "bench-pip"
 UPSTREAM_INDEX = "root/upstream"
 MIRROR = "root/mirror"
 DEV = "bench/dev"
+BENCH_USER = ("bench", "bench-pw")
 #: Platform tags of the mirrored project's wheels; none of them contains "win32".
 TAGS = (
     "py3-none-any",
@@ -123,7 +124,7 @@ def start_upstream(bindir: Path, workdir: Path, nfiles: int, workers: int = 4) -
 
 def setup_mirror(api: DevpiApi, upstream: Upstream, *, plugins: bool) -> None:
     """``root/mirror`` of the upstream and ``bench/dev`` inheriting it (rules if plugins)."""
-    api.create_user("bench", "bench-pw")
+    api.create_user(*BENCH_USER)
     mirror_rules: dict[str, Any] = MIRROR_RULES if plugins else {}
     dev_rules: dict[str, Any] = DEV_RULES if plugins else {}
     api.create_index(
@@ -162,10 +163,10 @@ def mirror_mixes(paths: list[str], requests: int, downloads: int) -> dict[str, P
     }
 
 
-def upload_pip_project(api: DevpiApi, workdir: Path) -> None:
+def upload_pip_project(url: str, workdir: Path) -> None:
     """A small pure project in ``bench/dev`` (the policy index) for the pip clients."""
     wheel = make_wheel(workdir / "pip-wheel", Project(PIP_PROJECT, "1.0"))
-    upload(api, DEV, wheel.name, wheel.read_bytes())
+    upload(DevpiApi(url).login(*BENCH_USER), DEV, wheel.name, wheel.read_bytes())
 
 
 @dataclass(frozen=True)
