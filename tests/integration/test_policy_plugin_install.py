@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -66,9 +67,10 @@ def test_imported_files_are_judged_when_served(tmp_path: Path, home: Path) -> No
 
 def test_pip_installed_policy_plugin_is_loaded_and_enforced(tmp_path: Path, home: Path) -> None:
     target = tmp_path / "site"
+    source = shutil.copytree(EXAMPLE, tmp_path / "policy-plugin")  # builds write into it
     run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(EXAMPLE)],
+         "--no-index", "--target", str(target), str(source)],
         home,
     )  # fmt: skip
     server = DevpiServer(
