@@ -16,10 +16,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from devpi_server.views import apireturn
-from pyramid.events import ContextFound
+from pyramid.events import BeforeRender, ContextFound
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.tweens import EXCVIEW
 
+from devpi_policy import web
 from devpi_policy.adapters import jsonapi, requests
 from devpi_policy.adapters.checkapi import check_spec
 from devpi_policy.adapters.devpi import inheritance_path, metrics_for, upgrade_index_options
@@ -84,6 +85,11 @@ def on_context_found(event: Any) -> None:
         if not decision.allowed and request.authenticated_userid == REPLICA_IDENTITY:
             return  # a replica copying what its primary holds: replication is never blocked
         _enforce(request, decision, what=f"download {request.path}")
+    elif route.name in web.RELEASE_PAGES and request.method == "GET":
+        reason = web.refused_release_page(request)
+        if reason is not None:
+            message = f"policy: {reason}"
+            raise PolicyRefused(message, as_json=False)
     elif route.name in requests.UPLOAD_ROUTES:
         verdict = requests.check_store_request(request)
         if verdict is not None:
@@ -147,6 +153,7 @@ def policy_check(request: Any) -> None:
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_policy.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_subscriber(web.on_before_render, BeforeRender)
     config.add_tween(
         "devpi_policy.views.json_filter_tween_factory",
         under="devpi_server.views.tween_keyfs_transaction",

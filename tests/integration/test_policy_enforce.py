@@ -328,3 +328,25 @@ def test_malformed_rules_are_refused_with_every_problem(client: DevpiClient) -> 
     assert "400" in out
     for fragment in ("'bad name'", "'x>=<1'", "'sometimes'"):
         assert fragment in out
+
+
+def test_devpi_web_pages_follow_the_rules(pol: Policy, home: Path, tmp_path: Path) -> None:
+    pol.alice.create_index("alice/web", bases=[])
+    project = Project("weblib", "1.0")
+    files = [
+        make_sdist(tmp_path / "dist", project),
+        make_wheel(tmp_path / "dist", project, tag="cp311-cp311-win_amd64"),
+        make_sdist(tmp_path / "dist", Project("evil-web", "1.0")),
+    ]
+    twine_upload(home, f"{pol.url}/alice/web/", "alice", ALICE_PW, *files)
+    status, _, page = pol.get("/alice/web/weblib/1.0", Accept="text/html")
+    assert status == 200
+    assert "win_amd64" in page
+    pol.alice.modify_index("alice/web", policy_exclude_files=["*win*"], policy_exclude=["evil-*"])
+    status, _, page = pol.get("/alice/web/weblib/1.0", Accept="text/html")
+    assert status == 200
+    assert "weblib-1.0.tar.gz" in page
+    assert "win_amd64" not in page
+    status, reason, _ = pol.get("/alice/web/evil-web/1.0/+doc/index.html", Accept="text/html")
+    assert status == 403
+    assert "excluded by policy_exclude 'evil-*' on alice/web" in reason
