@@ -9,10 +9,11 @@ The plugins backfill their defaults into such indexes with :func:`missing_defaul
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 
 def missing_defaults(
@@ -81,3 +82,31 @@ class DefaultsGate:
         if not self.serving:
             return {}
         return {key: copy.deepcopy(value) for key, value in defaults.items()}
+
+
+def requested_index_options(request: Any) -> dict[str, Any] | None:
+    """The options a PUT/PATCH of an index asks for, or ``None`` for other requests."""
+    route = getattr(request, "matched_route", None)
+    if route is None or route.name not in INDEX_ROUTES or request.method not in ("PUT", "PATCH"):
+        return None
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None  # devpi answers malformed bodies itself
+    return body if isinstance(body, dict) else None
+
+
+def unenforced_options(
+    options: Mapping[str, Any], defaults: Mapping[str, object], needs: Iterable[str]
+) -> list[str]:
+    """Options among ``needs`` that ``options`` sets to something other than the default.
+
+    >>> unenforced_options({"a": ["x"], "b": "allow"}, {"a": [], "b": "allow"}, ["a", "b"])
+    ['a']
+    """
+    found = []
+    for key in needs:
+        value = options.get(key, defaults[key])
+        if value not in (None, "", [], (), defaults[key]):
+            found.append(key)
+    return found

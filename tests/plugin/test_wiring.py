@@ -94,3 +94,20 @@ def test_key_minus_equals_on_index_created_before_install(
     r = testapp.patch_json("/carol/old", ["policy_exclude-=nothing"], expect_errors=True)
     assert r.status_code == 400
     assert "doesn't have value" in r.json["message"]
+
+
+
+def test_license_rules_refused_without_devpi_policy(
+    makexom: Any, maketestapp: Any, makemapp: Any
+) -> None:
+    import devpi_license.hooks
+
+    xom = makexom(plugins=[devpi_license.hooks])
+    try:
+        mapp = makemapp(maketestapp(xom))
+        mapp.login_root()
+        message = mapp.create_index("root/lic", {"license_deny": "AGPL-*"}, code=400)
+        assert "license_deny: license rules are enforced by devpi_policy" in message
+        mapp.create_index("root/plain", {"license_unknown": "allow"})
+    finally:
+        xom.keyfs.release_all_wait_tx()
