@@ -96,7 +96,6 @@ def test_key_minus_equals_on_index_created_before_install(
     assert "doesn't have value" in r.json["message"]
 
 
-
 def test_license_rules_refused_without_devpi_policy(
     makexom: Any, maketestapp: Any, makemapp: Any
 ) -> None:
