@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from devpi_policy.core.subject import Subject
 
 log = logging.getLogger(__name__)
+_NO_FACTS = Facts(list)
 
 
 def _make_manager() -> PluginManager:
@@ -65,6 +66,8 @@ def has_rules(xom: Any, index: str, options: Mapping[str, Any]) -> bool:
 def new_facts(xom: Any, subject: Subject) -> Facts:
     """The lazily fetched plugin facts about ``subject``."""
     manager = plugin_manager(xom)
+    if not manager.get_plugins():
+        return _NO_FACTS
 
     def provide() -> list[Mapping[str, Any] | None]:
         try:

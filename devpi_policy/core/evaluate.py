@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from packaging.utils import (
@@ -115,6 +116,7 @@ def check_release(path: Sequence[Rules], name: str, version: str | None = None) 
     return _combine(path, [release_denials(rules, name, version) for rules in path])
 
 
+@lru_cache(maxsize=65536)  # listings ask for the same file names on every request
 def split_filename(filename: str) -> tuple[str, str | None, frozenset[Tag] | None]:
     """Project name, version and (for wheels) tags of a distribution file name."""
     try:

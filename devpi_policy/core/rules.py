@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal, cast
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -30,6 +31,7 @@ _NAME_GLOB: Final = re.compile(r"^[A-Za-z0-9*?\[\]][A-Za-z0-9._\-*?\[\]]*$")
 _TAG_PART: Final = re.compile(r"^[A-Za-z0-9_.*]+$")
 
 
+@lru_cache(maxsize=65536)
 def normalize(name: str) -> str:
     """PEP 503 normalisation, also applied to globs (``Acme.*`` -> ``acme-*``).
 
