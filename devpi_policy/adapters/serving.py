@@ -14,17 +14,20 @@ stays visible only if an index above k (whose rules do not refuse it) holds it i
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from devpi_server.model import BaseStageCustomizer
 
 from devpi_policy.adapters import plugins
-from devpi_policy.adapters.policy import IndexPolicy, index_policy, index_reasons, option_problems
-from devpi_policy.core.evaluate import split_filename
+from devpi_policy.adapters.policy import IndexPolicy, index_policy, option_problems
+from devpi_policy.core.evaluate import cached_file_denials, cached_release_denials, split_filename
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from devpi_policy.core.rules import Rules
 
 log = logging.getLogger(__name__)
 
@@ -47,44 +50,85 @@ class ServingView:
             return None
         return cls(stage.xom, stages, policies)
 
-    def first_refusal(self, subject: Subject, upto: int | None = None) -> int | None:
-        """Position of the first index (up to ``upto``) whose enforced rules refuse."""
-        facts = plugins.new_facts(self.xom, subject)
-        last = len(self.policies) - 1 if upto is None else upto
-        for i, policy in enumerate(self.policies[: last + 1]):
-            if policy.active and index_reasons(self.xom, policy, subject, facts):
-                if policy.mode == "enforce":
-                    return i
-                log.debug("dry-run: %s would refuse %s", policy.index, subject.label)
+    def _first_refusal(
+        self, core: Callable[[Rules], Sequence[str]], make: Callable[[], Subject], upto: int
+    ) -> int | None:
+        """Position of the first index (up to ``upto``) whose enforced rules refuse.
+
+        ``core`` gives devpi_policy's own (cached) reasons for one index's rules; the
+        subject for plugins is only built when some index on the path has plugin rules.
+        """
+        subject: Subject | None = None
+        facts = None
+        for i, policy in enumerate(self.policies[: upto + 1]):
+            if not policy.active:
+                continue
+            if policy.problems:
+                refused = True
+            else:
+                refused = bool(core(policy.rules))
+                if not refused and policy.plugin_rules:
+                    if subject is None:
+                        subject = make()
+                        facts = plugins.new_facts(self.xom, subject)
+                    assert facts is not None  # noqa: S101 - set together with subject
+                    asked = replace(subject, index=policy.index)
+                    refused = bool(plugins.check(self.xom, asked, policy.options, facts))
+            if refused and policy.mode == "enforce":
+                return i
+            if refused:
+                log.debug("dry-run: %s would refuse an item of %s", policy.index, self.name)
         return None
 
+    @property
+    def name(self) -> str:
+        return str(self.stages[0].name)
+
     def project_allowed(self, project: str) -> bool:
-        subject = Subject(phase="serve", index=self.stages[0].name, project=project)
-        k = self.first_refusal(subject)
+        k = self._first_refusal(
+            lambda rules: cached_release_denials(rules, project, None),
+            lambda: Subject(phase="serve", index=self.name, project=project),
+            len(self.policies) - 1,
+        )
         return k is None or any(s.has_project_perstage(project) is True for s in self.stages[:k])
 
     def version_allowed(self, project: str, version: str) -> bool:
-        subject = Subject(
-            phase="serve", index=self.stages[0].name, project=project, version=version
+        k = self._first_refusal(
+            lambda rules: cached_release_denials(rules, project, version),
+            lambda: Subject(phase="serve", index=self.name, project=project, version=version),
+            len(self.policies) - 1,
         )
-        k = self.first_refusal(subject)
         return k is None or any(
             version in (s.list_versions_perstage(project) or ()) for s in self.stages[:k]
         )
 
     def file_allowed(self, project: str, filename: str, stored_in: str | None) -> bool:
         """Whether a file held by ``stored_in`` may be served through this index."""
-        upto = self.positions.get(stored_in or "")  # unknown holder: every index judges
-        _, version, _ = split_filename(filename)
-        subject = Subject(
-            phase="serve",
-            index=self.stages[0].name,
-            project=project,
-            version=version,
-            filename=filename,
-            stored_in=stored_in,
-        )
-        return self.first_refusal(subject, upto) is None
+        # an unknown holder: every index on the path judges
+        upto = self.positions.get(stored_in or "", len(self.policies) - 1)
+
+        def make() -> Subject:
+            _, version, _ = split_filename(filename)
+            return Subject(
+                phase="serve",
+                index=self.name,
+                project=project,
+                version=version,
+                filename=filename,
+                stored_in=stored_in,
+            )
+
+        k = self._first_refusal(lambda rules: cached_file_denials(rules, filename), make, upto)
+        return k is None
+
+
+def link_basename(href: str) -> str:
+    """The file name of a simple-page link, without devpi's (slower) URL parsing.
+
+    >>> link_basename("root/pypi/+f/abc/def/x-1.0.tar.gz#sha256=00")
+    'x-1.0.tar.gz'
+    """
+    return href.split("#", 1)[0].rsplit("/", 1)[-1]
 
 
 def stored_in(entrypath: str) -> str | None:
@@ -141,7 +185,8 @@ class PolicyCustomizerMixin:
         return self._filter(
             base,
             lambda view: (
-                view.file_allowed(project, link.basename, stored_in(link.href)) for link in links
+                view.file_allowed(project, link_basename(link.href), stored_in(link.href))
+                for link in links
             ),
         )
 

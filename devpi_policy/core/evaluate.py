@@ -154,3 +154,15 @@ def file_denials(rules: Rules, filename: str) -> list[str]:
 def check_file(path: Sequence[Rules], filename: str) -> Decision:
     """Check a distribution file by its name: its project, version and file selectors."""
     return _combine(path, [file_denials(rules, filename) for rules in path])
+
+
+@lru_cache(maxsize=65536)
+def cached_release_denials(rules: Rules, name: str, version: str | None) -> tuple[str, ...]:
+    """:func:`release_denials`, memoised: listings ask the same questions on every request."""
+    return tuple(release_denials(rules, name, version))
+
+
+@lru_cache(maxsize=65536)
+def cached_file_denials(rules: Rules, filename: str) -> tuple[str, ...]:
+    """:func:`file_denials`, memoised (rules are immutable values)."""
+    return tuple(file_denials(rules, filename))
