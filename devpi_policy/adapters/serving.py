@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from devpi_server.model import BaseStageCustomizer
@@ -102,6 +103,15 @@ class ServingView:
             version in (s.list_versions_perstage(project) or ()) for s in self.stages[:k]
         )
 
+    def links_allowed(self, project: str, hrefs: tuple[str, ...]) -> Iterable[bool]:
+        """Which of a project page's links (devpi hrefs) may be served through this index."""
+        if not any(p.plugin_rules for p in self.policies):
+            # devpi_policy's own rules only: the answer depends on nothing else, so a
+            # project page's answer is memoised whole (pages are re-served unchanged)
+            path = tuple((p.index, p.rules, bool(p.problems), p.mode) for p in self.policies)
+            return _links_flags(path, hrefs)
+        return (self.file_allowed(project, link_basename(href), stored_in(href)) for href in hrefs)
+
     def file_allowed(self, project: str, filename: str, stored_in: str | None) -> bool:
         """Whether a file held by ``stored_in`` may be served through this index."""
         # an unknown holder: every index on the path judges
@@ -120,6 +130,25 @@ class ServingView:
 
         k = self._first_refusal(lambda rules: cached_file_denials(rules, filename), make, upto)
         return k is None
+
+
+@lru_cache(maxsize=128)
+def _links_flags(
+    path: tuple[tuple[str, Rules, bool, str], ...], hrefs: tuple[str, ...]
+) -> tuple[bool, ...]:
+    """Which links a path of (index, rules, invalid, mode) allows; memoised per page."""
+    positions = {name: i for i, (name, _, _, _) in enumerate(path)}
+    last = len(path) - 1
+    flags = []
+    for href in hrefs:
+        filename = link_basename(href)
+        allowed = True
+        for _, rules, invalid, mode in path[: positions.get(stored_in(href) or "", last) + 1]:
+            if mode == "enforce" and (invalid or cached_file_denials(rules, filename)):
+                allowed = False
+                break
+        flags.append(allowed)
+    return tuple(flags)
 
 
 def link_basename(href: str) -> str:
@@ -183,11 +212,7 @@ class PolicyCustomizerMixin:
         if links is None:
             return base
         return self._filter(
-            base,
-            lambda view: (
-                view.file_allowed(project, link_basename(link.href), stored_in(link.href))
-                for link in links
-            ),
+            base, lambda view: view.links_allowed(project, tuple(link.href for link in links))
         )
 
 

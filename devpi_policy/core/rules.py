@@ -10,7 +10,7 @@ continues the previous pattern. A file selector is a filename glob or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal, cast
 
@@ -68,6 +68,16 @@ class Rules:
     exclude: tuple[ProjectPattern, ...] = ()
     exclude_files: tuple[FileSelector, ...] = ()
     mode: Mode = "enforce"
+
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Rules key memoised decisions on every listed file: hash them once, not per lookup
+        key = (self.index, self.include, self.exclude, self.exclude_files, self.mode)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def empty(self) -> bool:
