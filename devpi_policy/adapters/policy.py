@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_policy.adapters import plugins
 from devpi_policy.config import DEFAULTS
-from devpi_policy.core.evaluate import Decision, decide, file_denials, release_denials
+from devpi_policy.core.evaluate import (
+    Decision,
+    cached_file_denials,
+    cached_release_denials,
+    decide,
+)
 from devpi_policy.core.rules import MODES, Mode, Rules, parse_rules
 from devpi_policy.errors import InvalidRulesError
 
@@ -102,12 +107,12 @@ def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts)
         issues = "; ".join(policy.problems)
         return [f"the policy options of {policy.index} are invalid, so it refuses all: {issues}"]
     if subject.filename:
-        reasons = file_denials(policy.rules, subject.filename)
+        reasons = list(cached_file_denials(policy.rules, subject.filename))
         if subject.phase == "upload":  # the form's project may differ from the file name's
-            more = release_denials(policy.rules, subject.project, subject.version)
+            more = cached_release_denials(policy.rules, subject.project, subject.version)
             reasons += [r for r in more if r not in reasons]
     else:
-        reasons = release_denials(policy.rules, subject.project, subject.version)
+        reasons = list(cached_release_denials(policy.rules, subject.project, subject.version))
     if policy.plugin_rules:
         reasons += plugins.check(xom, replace(subject, index=policy.index), policy.options, facts)
     return reasons
