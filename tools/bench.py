@@ -1,15 +1,17 @@
 """Benchmarks: devpi-server with the devpi-foundry plugins against plain devpi, one run.
 
-Both servers get the same data, then the same request mix is timed on each, alternating
-rounds so machine noise hits both alike. Where the plugins are installed, rules are active
-(policy_* options that match every request but hide none of the benchmark's files):
+Both servers get the same data; each request mix is then timed on both back to back, the
+leading server alternating per round, so machine noise hits both alike. Where the plugins
+are installed, rules are active (policy_* options that match every request but hide none of
+the benchmark's files):
 
 - ``root/bench``: a private index with many files; also the target of a 20 MB wheel upload
   (time and the server's RSS growth);
 - ``root/mirror``: a mirror (``type=mirror``) of a third devpi-server playing PyPI, whose
   project has >= 1000 files, inherited by ``bench/dev``; its simple pages (HTML and PEP
   691 JSON) and cached ``+f/`` downloads are timed through ``bench/dev``;
-- 50 concurrent ``pip install --no-deps`` (isolated environments) from ``bench/dev``.
+- 50 concurrent ``pip install --no-deps --target`` (isolated environments) of a small
+  project uploaded to ``bench/dev``: wall time and errors.
 
 Prints a table with plugins/plain ratios and the goal of each measurement.
 
@@ -33,9 +35,11 @@ from tempfile import TemporaryDirectory
 
 from bench_mirror import (
     PEP691,
+    PIP_ERRORS,
     Paths,
+    Results,
     Upstream,
-    concurrent_pip,
+    measure_pip,
     mirror_mixes,
     setup_mirror,
     start_upstream,
@@ -57,8 +61,6 @@ BENCH_OPTIONS = {
 }
 UPLOAD = "20 MB wheel upload (s)"
 RSS = "RSS growth over the upload, max (MiB)"
-PIP_WALL = "concurrent pip installs, wall (s)"
-PIP_ERRORS = "concurrent pip installs, errors"
 
 
 @dataclass
@@ -115,16 +117,16 @@ def setup(
         mirrored = warm_mirror(server.url, upstream.files, args.workers)
         took = time.perf_counter() - start
         print(f"{name}: mirrored and cached {len(mirrored)} files in {took:.1f} s")
+        simple = f"root/bench/+simple/{PROJECT}/"
+        target.mixes = {
+            "simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * args.page_requests,
+            "simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * args.page_requests,
+            "+f/ file downloads (req/s)": file_paths(target, args.requests, args.files),
+            **mirror_mixes(mirrored, args.mirror_requests, args.requests),
+        }
     except BaseException:
         server.stop()
         raise
-    simple = f"root/bench/+simple/{PROJECT}/"
-    target.mixes = {
-        "simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * args.requests,
-        "simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * args.requests,
-        "+f/ file downloads (req/s)": file_paths(target, args.requests),
-        **mirror_mixes(mirrored, args.mirror_requests, args.requests),
-    }
     return target
 
 
@@ -145,9 +147,12 @@ def timed_requests(target: Target, paths: Paths, workers: int) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
-def file_paths(target: Target, count: int) -> Paths:
+def file_paths(target: Target, count: int, expected: int) -> Paths:
     links = target.api.ok("GET", f"root/bench/{PROJECT}")
     hrefs = [link["href"] for data in links.values() for link in data.get("+links", [])]
+    if len(hrefs) != expected:
+        msg = f"{target.name}: {len(hrefs)} of {expected} files of root/bench listed"
+        raise RuntimeError(msg)
     base = target.server.url + "/"
     return [(hrefs[i % len(hrefs)].replace(base, ""), {"Accept": "*/*"}) for i in range(count)]
 
@@ -161,36 +166,23 @@ def rss_kib(server: DevpiServer) -> int:
     return 0
 
 
-Results = dict[str, dict[str, list[float]]]
-
-
 def measure(targets: list[Target], rounds: int, workers: int) -> Results:
     results: Results = {m: {t.name: [] for t in targets} for m in targets[0].mixes}
     results[UPLOAD] = {t.name: [] for t in targets}
     results[RSS] = {t.name: [] for t in targets}
     big = bytes(20 * 1024 * 1024)
     for rnd in range(rounds):
-        for target in targets if rnd % 2 == 0 else reversed(targets):
-            for mix, paths in target.mixes.items():
-                results[mix][target.name].append(timed_requests(target, paths, workers))
+        # each mix runs on both servers back to back, first one and then the other leading
+        order = targets if rnd % 2 == 0 else targets[::-1]
+        for mix in targets[0].mixes:
+            for target in order:
+                results[mix][target.name].append(timed_requests(target, target.mixes[mix], workers))
+        for target in order:
             before = rss_kib(target.server)
             start = time.perf_counter()
             upload(target.api, "root/bench", f"bench_big-{rnd}.0-py3-none-any.whl", big)
             results[UPLOAD][target.name].append(time.perf_counter() - start)
             results[RSS][target.name].append((rss_kib(target.server) - before) / 1024)
-    return results
-
-
-def measure_pip(targets: list[Target], workdir: Path, clients: int, rounds: int) -> Results:
-    results: Results = {PIP_WALL: {t.name: [] for t in targets}}
-    results[PIP_ERRORS] = {t.name: [] for t in targets}
-    for rnd in range(rounds):
-        for target in targets if rnd % 2 == 0 else reversed(targets):
-            run = concurrent_pip(target.server.url, workdir / f"pip-{target.name}-{rnd}", clients)
-            results[PIP_WALL][target.name].append(run.seconds)
-            results[PIP_ERRORS][target.name].append(run.errors)
-            if run.errors:
-                print(f"{target.name}: {run.errors} pip errors, first: {run.first_error}")
     return results
 
 
@@ -202,26 +194,40 @@ def aggregate(name: str, values: list[float]) -> float:
     return statistics.median(values)
 
 
+def ratios(name: str, plain: list[float], plugins: list[float]) -> list[float]:
+    """Per-round plugins/plain ratios (a round times both back to back); for the max and
+    sum rows, the one ratio of the aggregates."""
+    if name in (RSS, PIP_ERRORS):
+        plain, plugins = [aggregate(name, plain)], [aggregate(name, plugins)]
+    return [b / a if a else math.nan for a, b in zip(plain, plugins, strict=True)]
+
+
 def report(results: Results, args: argparse.Namespace, upstream: Upstream) -> bool:
     """Print the summary table; whether every goal was met."""
     print(
         f"\ndevpi-foundry bench: root/bench {args.files} files; mirror {upstream.files} files "
         f"(uploaded upstream in {upstream.seconds:.1f} s); {args.rounds} rounds, "
-        f"{args.requests} requests ({args.mirror_requests} per mirror simple page mix) x "
-        f"{args.workers} clients per mix; {args.pip_clients} concurrent pip installs x "
-        f"{args.pip_rounds} rounds; median of rounds unless noted"
+        f"{args.page_requests} simple page requests ({args.mirror_requests} mirror), "
+        f"{args.requests} downloads x {args.workers} clients per mix; "
+        f"{args.pip_clients} concurrent pip installs x {args.pip_rounds} rounds; "
+        "values: median of rounds unless noted"
     )
-    print(f"{'measurement':42} {'plain':>9} {'plugins':>9} {'ratio':>7}  {'goal':15} ok")
+    print("ratio: median of the per-round ratios plugins/plain (range: lowest-highest)")
+    head = f"{'measurement':42} {'plain':>9} {'plugins':>9} {'ratio':>7} {'range':>13}"
+    print(f"{head}  {'goal':15} ok")
     all_met = True
     for name, by_target in results.items():
         plain, plugins = (aggregate(name, by_target[t]) for t in ("plain", "plugins"))
-        ratio = plugins / plain if plain else math.nan
+        per_round = ratios(name, by_target["plain"], by_target["plugins"])
+        ratio = statistics.median(per_round)
+        spread = f"{min(per_round):.3f}-{max(per_round):.3f}"
         goal = goal_of(name)
         met = goal is None or goal.met(plain, plugins, ratio)
         all_met = all_met and met
         verdict = "" if goal is None else ("yes" if met else "NO")
         text = "" if goal is None else goal.text
-        print(f"{name:42} {plain:9.2f} {plugins:9.2f} {ratio:7.3f}  {text:15} {verdict}")
+        row = f"{name:42} {plain:9.2f} {plugins:9.2f} {ratio:7.3f} {spread:>13}"
+        print(f"{row}  {text:15} {verdict}")
     print("all goals met" if all_met else "SOME GOALS MISSED")
     return all_met
 
@@ -234,14 +240,18 @@ def main() -> int:
         "--mirror-files", type=int, default=1000, help="files of the mirrored project"
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=400, help="requests per mix and round")
+    parser.add_argument("--requests", type=int, default=1000, help="downloads per mix and round")
+    parser.add_argument(
+        "--page-requests", type=int, default=300, help="root/bench simple page requests per mix"
+    )
     parser.add_argument(
         "--mirror-requests", type=int, default=100, help="per mirror simple page mix and round"
     )
     parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--pip-clients", type=int, default=50, help="concurrent pip installs")
-    parser.add_argument("--pip-rounds", type=int, default=2)
+    parser.add_argument("--pip-rounds", type=int, default=1)
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument("--raw", action="store_true", help="print every round's values too")
     args = parser.parse_args()
     plain_bindir = args.plain / "bin"
     with TemporaryDirectory(prefix="foundry-bench-") as tmp, contextlib.ExitStack() as stack:
@@ -254,8 +264,12 @@ def main() -> int:
             targets.append(setup(name, bindir, workdir, args, upstream))
             stack.callback(targets[-1].server.stop)
         results = measure(targets, args.rounds, args.workers)
-        results.update(measure_pip(targets, workdir, args.pip_clients, args.pip_rounds))
+        servers = [(t.name, t.server.url) for t in targets]
+        results.update(measure_pip(servers, workdir, args.pip_clients, args.pip_rounds))
         met = report(results, args, upstream)
+        if args.raw:
+            for name, by_target in results.items():
+                print(name, {t: [round(v, 3) for v in values] for t, values in by_target.items()})
     return 0 if met or not args.check else 1
 
 

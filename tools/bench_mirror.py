@@ -1,4 +1,4 @@
-"""The mirror and pip parts of tools/bench.py, and the upload helper both use.
+"""The mirror and pip parts of tools/bench.py, and the upload helper all parts use.
 
 A third devpi-server (from the plain venv) plays PyPI: its index ``root/upstream`` holds
 one project with >= 1000 tiny real wheels (versions x platform tags). Each server under
@@ -56,7 +56,12 @@ MIRROR_RULES = {
 }
 DEV_RULES = {"policy_exclude": ["evil-*"], "policy_exclude_files": ["tag:cp27-*-*"]}
 
+PIP_WALL = "concurrent pip installs, wall (s)"
+PIP_ERRORS = "concurrent pip installs, errors"
+
 Paths = list[tuple[str, dict[str, str]]]
+#: measurement -> server name -> one value per round
+Results = dict[str, dict[str, list[float]]]
 
 
 def upload(api: DevpiApi, index: str, filename: str, data: bytes) -> None:
@@ -200,3 +205,19 @@ def concurrent_pip(url: str, workdir: Path, clients: int) -> PipRun:
     seconds = time.perf_counter() - start
     errors = [o for o in outcomes if o]
     return PipRun(len(errors), seconds, errors[0] if errors else "")
+
+
+def measure_pip(
+    servers: list[tuple[str, str]], workdir: Path, clients: int, rounds: int
+) -> Results:
+    """:func:`concurrent_pip` on each ``(name, url)`` server, alternating which goes first."""
+    results: Results = {PIP_WALL: {name: [] for name, _ in servers}}
+    results[PIP_ERRORS] = {name: [] for name, _ in servers}
+    for rnd in range(rounds):
+        for name, url in servers if rnd % 2 == 0 else servers[::-1]:
+            pip = concurrent_pip(url, workdir / f"pip-{name}-{rnd}", clients)
+            results[PIP_WALL][name].append(pip.seconds)
+            results[PIP_ERRORS][name].append(pip.errors)
+            if pip.errors:
+                print(f"{name}: {pip.errors} pip errors, first: {pip.first_error}")
+    return results
