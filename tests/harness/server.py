@@ -193,6 +193,15 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     return result
 
 
+def get_status(url: str) -> tuple[int, str]:
+    """GET ``url``: the status and the body, or for an HTTP error the reason phrase."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback
+            return int(resp.status), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, str(err.reason)
+
+
 def _check(res: subprocess.CompletedProcess[str], what: str) -> None:
     if res.returncode != 0:
         msg = f"{what} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"

@@ -152,3 +152,16 @@ def pg_database() -> Iterator[str]:
         yield name
     finally:
         postgres.drop_database(name)
+
+
+def seed_refused_file(server: DevpiServer, home: Path, dist: Path, index: str) -> str:
+    """User alice with ``index`` holding evil-pkg 1.0 and good 1.0, then the rule
+    ``policy_exclude=evil-*`` added after the upload; returns evil-pkg's file URL."""
+    DevpiApi(server.url).login("root", ROOT_PASSWORD).create_user("alice", ALICE_PW)
+    alice = DevpiApi(server.url).login("alice", ALICE_PW)
+    alice.create_index(index, bases=[])
+    files = [make_sdist(dist, Project(n, "1.0")) for n in ("evil-pkg", "good")]
+    twine_upload(home, f"{server.url}/{index}/", "alice", ALICE_PW, *files)
+    href: str = alice.ok("GET", f"{index}/evil-pkg/1.0")["+links"][0]["href"]
+    alice.modify_index(index, policy_exclude=["evil-*"])
+    return href

@@ -10,38 +10,21 @@ from __future__ import annotations
 
 import shutil
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from harness.api import DevpiApi
-from harness.clients import DevpiClient, run, twine_upload
+from harness.clients import DevpiClient, run
 from harness.dists import Project, make_sdist
-from harness.server import ROOT_PASSWORD, DevpiServer
-from integration.conftest import ALICE_PW, BINDIR
+from harness.server import ROOT_PASSWORD, DevpiServer, get_status
+from integration.conftest import ALICE_PW, BINDIR, seed_refused_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "policy-plugin"
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, str(err.reason)
 
 
 def test_imported_files_are_judged_when_served(tmp_path: Path, home: Path) -> None:
     source = DevpiServer(tmp_path / "source", BINDIR).start()
     try:
-        root = DevpiApi(source.url).login("root", ROOT_PASSWORD)
-        root.create_user("alice", ALICE_PW)
-        alice = DevpiApi(source.url).login("alice", ALICE_PW)
-        alice.create_index("alice/imp", bases=[])
-        files = [make_sdist(tmp_path / "dist", Project(n, "1.0")) for n in ("evil-pkg", "good")]
-        twine_upload(home, f"{source.url}/alice/imp/", "alice", ALICE_PW, *files)
-        href = alice.ok("GET", "alice/imp/evil-pkg/1.0")["+links"][0]["href"]
-        alice.modify_index("alice/imp", policy_exclude=["evil-*"])
+        href = seed_refused_file(source, home, tmp_path / "dist", "alice/imp")
     finally:
         source.stop()
     export = tmp_path / "export"
@@ -52,11 +35,11 @@ def test_imported_files_are_judged_when_served(tmp_path: Path, home: Path) -> No
     )
     imported.start()
     try:
-        code, body = _get(f"{imported.url}/alice/imp/+simple/")
+        code, body = get_status(f"{imported.url}/alice/imp/+simple/")
         assert code == 200
         assert "good" in body
         assert "evil-pkg" not in body
-        code, reason = _get(f"{imported.url}/{href.split('/', 3)[3]}")
+        code, reason = get_status(f"{imported.url}/{href.split('/', 3)[3]}")
         assert code == 403
         assert (
             reason == "policy: 'evil-pkg 1.0' is excluded by policy_exclude 'evil-*' on alice/imp"
