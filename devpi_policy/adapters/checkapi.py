@@ -10,6 +10,7 @@ from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
     from devpi_policy.core.evaluate import Decision
+    from devpi_policy.core.subject import Phase
 
 
 def _as_dict(decision: Decision) -> dict[str, Any]:
@@ -33,9 +34,9 @@ def check_spec(stage: Any, text: str) -> dict[str, Any]:
     path = [index_policy(s) for s in stages]
     xom = stage.xom
 
-    def subject(phase: str, holder: str | None) -> Subject:
+    def subject(phase: Phase, holder: str | None) -> Subject:
         return Subject(
-            phase=phase,  # type: ignore[arg-type]  # one of PHASES
+            phase=phase,
             index=stage.name,
             project=spec.project,
             version=spec.version,

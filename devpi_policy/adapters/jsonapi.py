@@ -9,7 +9,8 @@ runs these functions on those responses.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+
+from devpi_policy.adapters.serving import link_basename, stored_in
 
 if TYPE_CHECKING:
     from devpi_policy.adapters.serving import ServingView
@@ -18,20 +19,6 @@ PROJECT_ROUTE = "/{user}/{index}/{project}"
 VERSION_ROUTE = "/{user}/{index}/{project}/{version}"
 INDEX_ROUTES = frozenset({"/{user}/{index}", "/{user}/{index}/"})
 ROUTES = frozenset({PROJECT_ROUTE, VERSION_ROUTE, *INDEX_ROUTES})
-
-
-def holder_of(href: str) -> tuple[str | None, str]:
-    """The index holding a file and the file name, from its URL.
-
-    >>> holder_of("http://h:1/prefix/root/pypi/+f/abc/def/x-1.0.tar.gz#sha256=0")
-    ('root/pypi', 'x-1.0.tar.gz')
-    """
-    parts = urlsplit(href).path.split("/")
-    basename = parts[-1]
-    for i in range(len(parts) - 1, 1, -1):
-        if parts[i] in ("+f", "+e"):
-            return f"{parts[i - 2]}/{parts[i - 1]}", basename
-    return None, basename
 
 
 def _filter_verdata(view: ServingView, project: str, verdata: Any) -> int:
@@ -43,8 +30,7 @@ def _filter_verdata(view: ServingView, project: str, verdata: Any) -> int:
         kept = []
         for link in links:
             href = link.get("for_href") or link.get("href", "") if isinstance(link, dict) else ""
-            holder, basename = holder_of(href)
-            if view.file_allowed(project, basename, holder):
+            if view.file_allowed(project, link_basename(href), stored_in(href)):
                 kept.append(link)
         hidden += len(links) - len(kept)
         verdata["+links"] = kept
