@@ -60,6 +60,8 @@ BENCH_OPTIONS = {
     "license_unknown": "allow",
 }
 UPLOAD = "20 MB wheel upload (s)"
+#: Slices each request mix is cut into; the servers take turns slice by slice.
+SLICES = 10
 RSS = "RSS growth over the upload, max (MiB)"
 
 
@@ -131,7 +133,7 @@ def setup(
 
 
 def timed_requests(target: Target, paths: Paths, workers: int) -> float:
-    """Requests per second for ``paths`` fetched by ``workers`` concurrent clients."""
+    """Seconds taken to fetch ``paths`` with ``workers`` concurrent clients."""
 
     def fetch(item: tuple[str, dict[str, str]]) -> int:
         req = urllib.request.Request(f"{target.server.url}/{item[0]}", headers=item[1])  # noqa: S310
@@ -144,7 +146,25 @@ def timed_requests(target: Target, paths: Paths, workers: int) -> float:
     if total <= 0:
         msg = f"{target.name}: empty responses"
         raise RuntimeError(msg)
-    return len(paths) / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def interleaved_rates(order: list[Target], mix: str, workers: int) -> dict[str, float]:
+    """Requests per second of one mix on every target, timed in interleaved slices.
+
+    The mix is cut into ``SLICES`` slices; each slice runs on every target back to back, the
+    leading target alternating. Machine noise (the other core busy, CPU frequency, the
+    clients themselves) then lands on all targets alike instead of on whichever ran during
+    a noisy second.
+    """
+    seconds = dict.fromkeys((t.name for t in order), 0.0)
+    count = len(order[0].mixes[mix])
+    size = max(1, math.ceil(count / SLICES))
+    for i, begin in enumerate(range(0, count, size)):
+        for target in order if i % 2 == 0 else order[::-1]:
+            paths = target.mixes[mix][begin : begin + size]
+            seconds[target.name] += timed_requests(target, paths, workers)
+    return {name: count / took for name, took in seconds.items()}
 
 
 def file_paths(target: Target, count: int, expected: int) -> Paths:
@@ -166,6 +186,29 @@ def rss_kib(server: DevpiServer) -> int:
     return 0
 
 
+def settle(server: DevpiServer, timeout: float = 600.0) -> None:
+    """Wait until the server's background work is done: devpi's event hooks have caught up
+    with its serial and devpi-web's search indexer queue is empty, twice in a row.
+
+    Without this, the server set up last would still be indexing (devpi-web re-reads every
+    project an upload touched) while its first rounds are timed, and lose by that alone.
+    """
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:  # noqa: PLR2004
+        status = server.status()
+        queued = sum(
+            value
+            for name, _, value in status.get("metrics", [])
+            if name == "devpi_web_whoosh_index_queue_size"
+        )
+        quiet = quiet + 1 if queued == 0 and status["event-serial"] >= status["serial"] else 0
+        if time.monotonic() > deadline:
+            msg = f"{server.url}: background work not done within {timeout} s: {status}"
+            raise RuntimeError(msg)
+        time.sleep(0.5)
+
+
 def measure(targets: list[Target], rounds: int, workers: int) -> Results:
     results: Results = {m: {t.name: [] for t in targets} for m in targets[0].mixes}
     results[UPLOAD] = {t.name: [] for t in targets}
@@ -174,9 +217,11 @@ def measure(targets: list[Target], rounds: int, workers: int) -> Results:
     for rnd in range(rounds):
         # each mix runs on both servers back to back, first one and then the other leading
         order = targets if rnd % 2 == 0 else targets[::-1]
+        for target in targets:
+            settle(target.server)
         for mix in targets[0].mixes:
-            for target in order:
-                results[mix][target.name].append(timed_requests(target, target.mixes[mix], workers))
+            for name, rate in interleaved_rates(order, mix, workers).items():
+                results[mix][name].append(rate)
         for target in order:
             before = rss_kib(target.server)
             start = time.perf_counter()
@@ -265,6 +310,8 @@ def main() -> int:
             stack.callback(targets[-1].server.stop)
         results = measure(targets, args.rounds, args.workers)
         servers = [(t.name, t.server.url) for t in targets]
+        for target in targets:
+            settle(target.server)
         results.update(measure_pip(servers, workdir, args.pip_clients, args.pip_rounds))
         met = report(results, args, upstream)
         if args.raw:
