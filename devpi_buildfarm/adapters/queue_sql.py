@@ -1,0 +1,326 @@
+"""The build queue in a relational database: SQLAlchemy Core, SQLite or PostgreSQL.
+
+One row per (sdist sha256, target): enqueueing the same sdist twice adds nothing. A worker
+*leases* a job with one atomic ``UPDATE ... WHERE id = (SELECT ... LIMIT 1)`` (on
+PostgreSQL the inner select takes ``FOR UPDATE SKIP LOCKED``), keeps the lease alive with
+heartbeats and loses it when it expires: :meth:`SqlQueue.requeue_expired` then counts the
+attempt and queues the job again (or fails it when no attempts are left). Every state
+change goes through :func:`devpi_buildfarm.core.jobs.transition`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from devpi_buildfarm.adapters import queue_schema as schema
+from devpi_buildfarm.core.jobs import (
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+    Outcome,
+    backoff,
+    transition,
+)
+from devpi_buildfarm.errors import JobTransitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+jobs = schema.jobs
+
+
+def _job(row: Any) -> Job:
+    m = row._mapping  # noqa: SLF001 - SQLAlchemy's documented mapping view of a row
+    spec = JobSpec(**{name: m[name] for name in schema.SPEC_COLUMNS})
+    return Job(
+        id=m["id"],
+        spec=spec,
+        state=JobState(m["state"]),
+        attempts=m["attempts"],
+        max_attempts=m["max_attempts"],
+        priority=m["priority"],
+        created=m["created"],
+        not_before=m["not_before"],
+        started=m["started"],
+        finished=m["finished"],
+        lease_owner=m["lease_owner"],
+        lease_expires=m["lease_expires"],
+        error=m["error"],
+        reason=m["reason"],
+        wheel=m["wheel"],
+        wheel_sha256=m["wheel_sha256"],
+        isolation=m["isolation"],
+        timings=json.loads(m["timings"] or "{}"),
+    )
+
+
+class SqlQueue:
+    """The job queue of one devpi-server (or of several sharing a PostgreSQL database)."""
+
+    def __init__(
+        self, engine: sa.Engine, *, max_attempts: int = 3, backoff_base: float = 30.0
+    ) -> None:
+        self.engine = engine
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time; serialising this process's writers avoids
+        # "database is locked" retries between worker threads
+        self._write_lock = threading.Lock() if not self.postgres else None
+        schema.ensure_schema(engine)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SqlQueue:
+        return cls(schema.make_engine(url), **kwargs)
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A write transaction (under this process's SQLite writer lock)."""
+        with self._write_lock or contextlib.nullcontext(), self.engine.begin() as conn:
+            yield conn
+
+    # --- adding jobs ----------------------------------------------------------------------
+    def enqueue(self, spec: JobSpec, *, now: float, priority: int = 0) -> tuple[int, bool]:
+        """Queue ``spec``; ``(id, False)`` when its (sdist, target) is already known."""
+        return self._insert(spec, now=now, priority=priority, state=JobState.QUEUED, reason=None)
+
+    def record_skip(self, spec: JobSpec, reason: str, *, now: float) -> tuple[int, bool]:
+        """Record that ``spec`` needs no build, and why (a ``skipped`` job)."""
+        return self._insert(spec, now=now, priority=0, state=JobState.SKIPPED, reason=reason)
+
+    def _insert(
+        self, spec: JobSpec, *, now: float, priority: int, state: JobState, reason: str | None
+    ) -> tuple[int, bool]:
+        values = {name: getattr(spec, name) for name in schema.SPEC_COLUMNS}
+        values.update(
+            state=str(state),
+            attempts=0,
+            max_attempts=self.max_attempts,
+            priority=priority,
+            created=now,
+            not_before=now,
+            finished=now if state is JobState.SKIPPED else None,
+            reason=reason,
+        )
+        try:
+            with self._begin() as conn:
+                new_id = conn.execute(
+                    jobs.insert().values(**values).returning(jobs.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            found = self.find(spec.sdist_sha256, spec.target)
+            if found is None:  # deleted in between: very unlikely, but not a duplicate
+                raise
+            return found.id, False
+        return int(new_id), True
+
+    # --- workers ----------------------------------------------------------------------------
+    def lease(
+        self, owner: str, builders: Sequence[str], *, now: float, seconds: float
+    ) -> Job | None:
+        """Take the next due job of ``builders`` for ``owner`` until ``now + seconds``."""
+        inner = (
+            sa.select(jobs.c.id)
+            .where(
+                jobs.c.state == str(JobState.QUEUED),
+                jobs.c.builder.in_(list(builders)),
+                jobs.c.not_before <= now,
+            )
+            .order_by(jobs.c.priority, jobs.c.id)
+            .limit(1)
+        )
+        if self.postgres:
+            inner = inner.with_for_update(skip_locked=True)
+        stmt = (
+            jobs.update()
+            .where(jobs.c.id == inner.scalar_subquery(), jobs.c.state == str(JobState.QUEUED))
+            .values(
+                state=str(JobState.RUNNING),
+                lease_owner=owner,
+                lease_expires=now + seconds,
+                attempts=jobs.c.attempts + 1,
+                started=now,
+                error=None,
+            )
+            .returning(*jobs.c)
+        )
+        with self._begin() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _job(row)
+
+    def heartbeat(self, job_id: int, owner: str, *, now: float, seconds: float) -> bool:
+        """Extend a lease; ``False`` when ``owner`` lost it (expired, cancelled, taken)."""
+        stmt = (
+            jobs.update()
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.lease_owner == owner,
+                jobs.c.state == str(JobState.RUNNING),
+            )
+            .values(lease_expires=now + seconds)
+        )
+        with self._begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def succeed(self, job_id: int, owner: str, *, now: float, outcome: Outcome) -> bool:
+        """Mark a leased job done; ``False`` when ``owner`` no longer holds it."""
+        values = {
+            "wheel": outcome.wheel,
+            "wheel_sha256": outcome.wheel_sha256,
+            "timings": json.dumps(outcome.timings),
+            "isolation": outcome.isolation,
+        }
+        return self._finish(job_id, owner, JobEvent.SUCCEED, now=now, values=values)
+
+    def fail(
+        self, job_id: int, owner: str, *, now: float, error: str, timings: dict[str, float]
+    ) -> bool:
+        """Record a failed attempt: queued again after a backoff, or failed for good."""
+        return self._finish(
+            job_id,
+            owner,
+            JobEvent.FAIL,
+            now=now,
+            values={"error": error[:4000], "timings": json.dumps(timings)},
+        )
+
+    def _finish(
+        self, job_id: int, owner: str, event: JobEvent, *, now: float, values: dict[str, Any]
+    ) -> bool:
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(jobs).where(jobs.c.id == job_id).with_for_update()
+                if self.postgres
+                else sa.select(jobs).where(jobs.c.id == job_id)
+            ).first()
+            if row is None:
+                return False
+            job = _job(row)
+            if job.state is not JobState.RUNNING or job.lease_owner != owner:
+                return False
+            state = transition(
+                job.state, event, attempts=job.attempts, max_attempts=job.max_attempts
+            )
+            update = {**values, **self._state_values(job, state, now)}
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**update))
+        return True
+
+    def _state_values(self, job: Job, state: JobState, now: float) -> dict[str, Any]:
+        values: dict[str, Any] = {"state": str(state), "lease_owner": None, "lease_expires": None}
+        if state is JobState.QUEUED:
+            values["not_before"] = now + backoff(job.attempts, self.backoff_base)
+        else:
+            values["finished"] = now
+        return values
+
+    def requeue_expired(self, *, now: float) -> list[int]:
+        """Jobs whose lease ran out (a worker or server died): retried or failed."""
+        expired = []
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(jobs).where(
+                    jobs.c.state == str(JobState.RUNNING), jobs.c.lease_expires < now
+                )
+            ).all()
+            for row in rows:
+                job = _job(row)
+                state = transition(
+                    job.state,
+                    JobEvent.EXPIRE,
+                    attempts=job.attempts,
+                    max_attempts=job.max_attempts,
+                )
+                values = self._state_values(job, state, now)
+                values["error"] = f"lease of {job.lease_owner!r} expired (worker or server died)"
+                result = conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job.id, jobs.c.state == str(JobState.RUNNING))
+                    .where(jobs.c.lease_expires < now)
+                    .values(**values)
+                )
+                if result.rowcount == 1:
+                    expired.append(job.id)
+        return expired
+
+    # --- users ------------------------------------------------------------------------------
+    def cancel(self, job_id: int, *, now: float) -> Job:
+        return self._user_event(job_id, JobEvent.CANCEL, now=now)
+
+    def retry(self, job_id: int, *, now: float) -> Job:
+        return self._user_event(job_id, JobEvent.RETRY, now=now)
+
+    def _user_event(self, job_id: int, event: JobEvent, *, now: float) -> Job:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+            if row is None:
+                msg = f"no build job {job_id}"
+                raise KeyError(msg)
+            job = _job(row)
+            state = transition(job.state, event, attempts=0, max_attempts=job.max_attempts)
+            values: dict[str, Any] = {"state": str(state), "lease_owner": None}
+            if event is JobEvent.RETRY:
+                values.update(attempts=0, not_before=now, finished=None, error=None)
+            else:
+                values.update(finished=now, lease_expires=None)
+            result = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.state == str(job.state))
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise JobTransitionError(str(job.state), str(event))
+        found = self.get(job_id)
+        assert found is not None  # noqa: S101 - updated above
+        return found
+
+    def get(self, job_id: int) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else _job(row)
+
+    def find(self, sdist_sha256: str, target: str) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(jobs).where(jobs.c.sdist_sha256 == sdist_sha256, jobs.c.target == target)
+            ).first()
+        return None if row is None else _job(row)
+
+    def list_jobs(
+        self,
+        *,
+        states: Iterable[str] = (),
+        project: str | None = None,
+        index: str | None = None,
+        limit: int = 200,
+    ) -> list[Job]:
+        stmt = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        wanted = list(states)
+        if wanted:
+            stmt = stmt.where(jobs.c.state.in_(wanted))
+        if project:
+            stmt = stmt.where(jobs.c.project == project)
+        if index:
+            stmt = stmt.where(jobs.c.index == index)
+        with self.engine.connect() as conn:
+            return [_job(row) for row in conn.execute(stmt)]
+
+    def counts(self) -> dict[str, int]:
+        stmt = sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
+        with self.engine.connect() as conn:
+            found = {str(state): int(n) for state, n in conn.execute(stmt)}
+        return {str(state): found.get(str(state), 0) for state in JobState}
+
+    def set_timings(self, job: Job, timings: dict[str, float]) -> Job:
+        with self._begin() as conn:
+            conn.execute(
+                jobs.update().where(jobs.c.id == job.id).values(timings=json.dumps(timings))
+            )
+        return replace(job, timings=dict(timings))

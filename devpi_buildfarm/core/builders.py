@@ -1,0 +1,184 @@
+"""The builders file (TOML): which builder serves which targets, and its limits.
+
+```toml
+[builder.linux]
+backend = "local"
+targets = ["cp311-manylinux_x86_64"]
+manylinux = "manylinux_2_28"
+max_jobs = 2
+timeout = 1800
+memory = "2g"
+pids = 512
+```
+
+Every problem of a file is reported at once (:class:`InvalidBuildersError`). Keys that
+belong to other backends (``image``, ``docker_host`` for ``docker``; ``host``, ``port``,
+``user``, ``key_file``, ``known_hosts`` for ``ssh``) are part of the schema; a builder of a
+backend this version cannot run is reported as such.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from devpi_buildfarm.core import targets as tg
+from devpi_buildfarm.errors import InvalidBuildersError, InvalidTargetError
+
+BACKENDS: Final = ("local", "docker", "ssh")
+#: Backends this version can run; the others are accepted by the schema only.
+AVAILABLE: Final = ("local",)
+COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", "memory", "pids")
+BACKEND_KEYS: Final = {
+    "local": (),
+    "docker": ("image", "docker_host"),
+    "ssh": ("host", "port", "user", "key_file", "known_hosts"),
+}
+ALL_KEYS: Final = COMMON_KEYS + tuple(k for keys in BACKEND_KEYS.values() for k in keys)
+DEFAULT_TIMEOUT: Final = 1800
+DEFAULT_PIDS: Final = 512
+_MEMORY = re.compile(r"^(?P<n>\d+)(?P<unit>[kmg]?)$", re.IGNORECASE)
+_UNITS: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Builder:
+    """One builder: a backend and the targets it serves."""
+
+    name: str
+    backend: str
+    targets: tuple[str, ...]
+    manylinux: str | None = None
+    max_jobs: int = 1
+    timeout: int = DEFAULT_TIMEOUT
+    memory: int | None = None
+    pids: int = DEFAULT_PIDS
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def serves(self, target: str) -> bool:
+        return target in self.targets
+
+    def policy_for(self, target: str) -> str | None:
+        """The Linux policy bounding ``target`` on this builder (``None``: the default)."""
+        family = tg.parse_target(target).family
+        if self.manylinux and self.manylinux.startswith(family):
+            return self.manylinux
+        return None
+
+
+def parse_memory(value: object) -> int:
+    """``"2g"`` / ``"512m"`` / ``1073741824`` -> bytes; ``ValueError`` otherwise.
+
+    >>> parse_memory("2g")
+    2147483648
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _MEMORY.match(str(value).strip()) if isinstance(value, str) else None
+    if match is None or int(match["n"]) <= 0:
+        msg = f"memory {value!r} is not a size like '2g', '512m' or a number of bytes"
+        raise ValueError(msg)
+    return int(match["n"]) * _UNITS[match["unit"].lower()]
+
+
+def _key_problems(data: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for key in data:
+        if key not in ALL_KEYS:
+            close = difflib.get_close_matches(key, ALL_KEYS, 1, 0.7)
+            hint = f"; did you mean {close[0]!r}" if close else ""
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+    backend = data.get("backend", "local")
+    if backend not in BACKENDS:
+        return [*problems, f"{where}: backend {backend!r} is not one of {', '.join(BACKENDS)}"]
+    allowed = COMMON_KEYS + BACKEND_KEYS[backend]
+    foreign = [k for k in data if k in ALL_KEYS and k not in allowed]
+    problems.extend(f"{where}: key {k!r} does not apply to backend {backend!r}" for k in foreign)
+    if backend not in AVAILABLE:
+        problems.append(
+            f"{where}: backend {backend!r} is not available in this version; "
+            f"available: {', '.join(AVAILABLE)}"
+        )
+    return problems
+
+
+def _value_problems(data: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    patterns = data.get("targets")
+    if not isinstance(patterns, list) or not patterns:
+        problems.append(f"{where}: targets must be a non-empty list of target patterns")
+    else:
+        problems.extend(tg.pattern_problems(patterns, where))
+    if "manylinux" in data:
+        try:
+            tg.parse_policy(str(data["manylinux"]))
+        except InvalidTargetError as exc:
+            problems.append(f"{where}: {exc}")
+    if "memory" in data:
+        try:
+            parse_memory(data["memory"])
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+    for key in ("max_jobs", "timeout", "pids"):
+        value = data.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            problems.append(f"{where}: {key} must be a positive integer, not {value!r}")
+    return problems
+
+
+def _builder(name: str, data: Any, problems: list[str]) -> Builder | None:
+    where = f"builder {name!r}"
+    if not isinstance(data, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    found = [] if _NAME.match(name) else [f"{where}: names are letters, digits, '.', '_' and '-'"]
+    found += _key_problems(data, where) + _value_problems(data, where)
+    if found:
+        problems.extend(found)
+        return None
+    return Builder(
+        name=name,
+        backend=str(data.get("backend", "local")),
+        targets=tg.expand([str(p) for p in data["targets"]]),
+        manylinux=str(data["manylinux"]) if "manylinux" in data else None,
+        max_jobs=int(data.get("max_jobs", 1)),
+        timeout=int(data.get("timeout", DEFAULT_TIMEOUT)),
+        memory=parse_memory(data["memory"]) if "memory" in data else None,
+        pids=int(data.get("pids", DEFAULT_PIDS)),
+        settings={k: v for k, v in data.items() if k not in COMMON_KEYS},
+    )
+
+
+def parse_builders(text: str, source: str = "builders file") -> tuple[Builder, ...]:
+    """The builders of a TOML document; :class:`InvalidBuildersError` lists every problem."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidBuildersError([f"{source}: not valid TOML: {exc}"]) from exc
+    problems: list[str] = []
+    unknown = [key for key in document if key != "builder"]
+    problems.extend(
+        f"{source}: unknown table {key!r}; builders are [builder.<name>]" for key in unknown
+    )
+    tables = document.get("builder", {})
+    if not isinstance(tables, dict) or not tables:
+        problems.append(f"{source}: no [builder.<name>] tables")
+        tables = {}
+    builders = [_builder(name, data, problems) for name, data in tables.items()]
+    if problems:
+        raise InvalidBuildersError(problems)
+    return tuple(b for b in builders if b is not None)
+
+
+def default_builder(target: str, policy: str) -> Builder:
+    """The builder used without a builders file: the local host, for its own target."""
+    return Builder(name="local", backend="local", targets=(target,), manylinux=policy)
+
+
+def builder_for(builders: tuple[Builder, ...], target: str) -> Builder | None:
+    """The first builder serving ``target``."""
+    return next((b for b in builders if b.serves(target)), None)

@@ -1,0 +1,36 @@
+"""Errors of devpi_buildfarm."""
+
+from __future__ import annotations
+
+
+class BuildfarmError(Exception):
+    """Base of devpi_buildfarm's errors."""
+
+
+class InvalidTargetError(BuildfarmError, ValueError):
+    """A target identifier or Linux policy that does not parse."""
+
+
+class InvalidBuildersError(BuildfarmError, ValueError):
+    """A builders file with problems; ``issues`` lists every one of them."""
+
+    def __init__(self, issues: list[str]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("; ".join(issues))
+
+
+class JobTransitionError(BuildfarmError):
+    """An event that does not apply to a job in its current state."""
+
+    def __init__(self, state: str, event: str) -> None:
+        self.state = str(state)
+        self.event = str(event)
+        super().__init__(f"a job that is {self.state!r} cannot be {self.event!r}")
+
+
+class BuildError(BuildfarmError):
+    """A build that failed; ``stage`` names the step (``deps``, ``build``, ``repair``...)."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        self.stage = stage
+        super().__init__(f"{stage}: {message}")

@@ -1,0 +1,210 @@
+"""Bounded reading of distribution archives (sdists and wheels): the only module that
+opens zip and tar files.
+
+Uploaded archives are hostile input. Every member name is checked (no absolute paths,
+``..``, backslashes or control characters), links and device files are refused, and the
+member count, each member's size, the total uncompressed size and the compression ratio
+are capped before anything is read. Members are read into memory under those caps;
+:func:`extract` writes regular files only, each checked to land inside the destination.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile  # noqa: TID251 - this is the archive module
+import zipfile  # noqa: TID251 - this is the archive module
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Final, Self
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+SDIST_SUFFIXES: Final = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
+_ZIP_METHODS: Final = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+
+
+class ArchiveError(ValueError):
+    """An archive that is malformed, hostile or over a limit; the message says which."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Caps applied to one archive."""
+
+    max_members: int = 20_000
+    max_member_bytes: int = 256 * 1024 * 1024
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_ratio: float = 200.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Member:
+    """A regular file of an archive, with its checked name."""
+
+    name: str
+    size: int
+
+
+def check_name(name: str, archive: str) -> str:
+    """``name`` if it is a safe relative member path; :class:`ArchiveError` otherwise.
+
+    >>> check_name("pkg-1.0/setup.py", "pkg-1.0.tar.gz")
+    'pkg-1.0/setup.py'
+    """
+    problem = None
+    if not name or "\\" in name:
+        problem = "backslashes and empty names are not allowed"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):  # noqa: PLR2004 - control chars
+        problem = "control characters are not allowed"
+    elif name.startswith("/") or ":" in name.split("/", maxsplit=1)[0]:  # also C:/...
+        problem = "absolute paths are not allowed"
+    elif ".." in PurePosixPath(name).parts:
+        problem = "parent directory references are not allowed"
+    if problem is not None:
+        msg = f"member {name!r} in {archive!r}: {problem}"
+        raise ArchiveError(msg)
+    return name.removeprefix("./")
+
+
+class Archive:
+    """An open sdist or wheel, from its bytes, with every member checked up front."""
+
+    def __init__(self, data: bytes, filename: str, limits: Limits | None = None) -> None:
+        self.filename = filename
+        self.limits = limits or Limits()
+        self._zip: zipfile.ZipFile | None = None
+        self._tar: tarfile.TarFile | None = None
+        try:
+            if filename.endswith((".whl", ".zip")):
+                self._zip = zipfile.ZipFile(io.BytesIO(data))
+            elif filename.endswith(SDIST_SUFFIXES):
+                self._tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115
+            else:
+                msg = f"{filename!r} is not an sdist or wheel archive"
+                raise ArchiveError(msg)
+            self.members = self._check(data)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+            msg = f"{filename!r} is not a readable archive: {exc}"
+            raise ArchiveError(msg) from exc
+
+    def _infos(self) -> Iterator[tuple[str, int, int, bool]]:
+        """(name, uncompressed size, compressed size, is a regular file) per member."""
+        if self._zip is not None:
+            for info in self._zip.infolist():
+                if info.compress_type not in _ZIP_METHODS:
+                    msg = f"member {info.filename!r} in {self.filename!r}: unsupported compression"
+                    raise ArchiveError(msg)
+                mode = info.external_attr >> 16
+                if mode and (mode & 0o170000) not in (0, 0o100000, 0o040000):
+                    msg = f"member {info.filename!r} in {self.filename!r}: links are not allowed"
+                    raise ArchiveError(msg)
+                yield info.filename, info.file_size, info.compress_size, not info.is_dir()
+            return
+        assert self._tar is not None  # noqa: S101 - one of the two is open
+        for tinfo in self._tar:
+            if tinfo.issym() or tinfo.islnk():
+                msg = f"member {tinfo.name!r} in {self.filename!r}: links are not allowed"
+                raise ArchiveError(msg)
+            if not (tinfo.isfile() or tinfo.isdir()):
+                msg = f"member {tinfo.name!r} in {self.filename!r}: only files and directories"
+                raise ArchiveError(msg)
+            yield tinfo.name, tinfo.size, 0, tinfo.isfile()
+
+    def _check(self, data: bytes) -> dict[str, Member]:
+        members: dict[str, Member] = {}
+        total = 0
+        count = 0
+        for raw, size, _, regular in self._infos():
+            count += 1
+            if count > self.limits.max_members:
+                msg = f"{self.filename!r} has more than {self.limits.max_members} members"
+                raise ArchiveError(msg)
+            name = check_name(raw.rstrip("/") if not regular else raw, self.filename)
+            if not regular:
+                continue
+            if size > self.limits.max_member_bytes:
+                msg = f"member {name!r} in {self.filename!r} is over the size limit ({size} bytes)"
+                raise ArchiveError(msg)
+            total += size
+            if total > self.limits.max_total_bytes:  # checked as we go: stop a bomb early
+                msg = f"{self.filename!r} unpacks to more than {self.limits.max_total_bytes} bytes"
+                raise ArchiveError(msg)
+            if name in members:
+                msg = f"member {name!r} in {self.filename!r} appears twice"
+                raise ArchiveError(msg)
+            members[name] = Member(name=name, size=size)
+        if data and total / len(data) > self.limits.max_ratio and total > 1024 * 1024:
+            msg = f"{self.filename!r}: compression ratio over {self.limits.max_ratio:g} (zip bomb?)"
+            raise ArchiveError(msg)
+        return members
+
+    def read(self, name: str) -> bytes:
+        """The content of member ``name`` (size checked while reading)."""
+        member = self.members.get(name)
+        if member is None:
+            msg = f"{self.filename!r} has no member {name!r}"
+            raise ArchiveError(msg)
+        if self._zip is not None:
+            with self._zip.open(name) as fh:
+                data = fh.read(member.size + 1)
+        else:
+            assert self._tar is not None  # noqa: S101
+            extracted = self._tar.extractfile(self._tar_name(name))
+            data = extracted.read(member.size + 1) if extracted is not None else b""
+        if len(data) != member.size:
+            msg = f"member {name!r} in {self.filename!r} is not the size it declares"
+            raise ArchiveError(msg)
+        return data
+
+    def _tar_name(self, name: str) -> str:
+        assert self._tar is not None  # noqa: S101
+        names = self._tar.getnames()
+        return name if name in names else f"./{name}"
+
+    def extract(self, dest: Path) -> None:
+        """Write every regular file under ``dest`` (which must exist)."""
+        root = dest.resolve()
+        for name in self.members:
+            target = (root / name).resolve()
+            if root not in target.parents:
+                msg = f"member {name!r} in {self.filename!r} would land outside the target"
+                raise ArchiveError(msg)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read(name))
+
+    def top_level(self) -> str:
+        """The one top-level directory of an sdist (``pkg-1.0``)."""
+        tops = {name.split("/", 1)[0] for name in self.members if "/" in name}
+        if len(tops) != 1 or any("/" not in name for name in self.members):
+            msg = f"{self.filename!r} does not have exactly one top-level directory"
+            raise ArchiveError(msg)
+        return tops.pop()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+        if self._tar is not None:
+            self._tar.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wheel_metadata(data: bytes, filename: str, limits: Limits | None = None) -> bytes:
+    """The ``METADATA`` of a wheel's single top-level ``*.dist-info`` directory."""
+    with Archive(data, filename, limits) as archive:
+        found = [
+            name
+            for name in archive.members
+            if name.count("/") == 1 and name.endswith(".dist-info/METADATA")
+        ]
+        if len(found) != 1:
+            msg = f"{filename!r} does not have exactly one *.dist-info/METADATA"
+            raise ArchiveError(msg)
+        return archive.read(found[0])

@@ -1,0 +1,188 @@
+"""The SQL build queue: idempotent enqueue, leases, heartbeats, expiry, retries, logs."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from devpi_buildfarm.adapters.joblog import TRUNCATED, JobLogs
+from devpi_buildfarm.adapters.queue_sql import SqlQueue
+from devpi_buildfarm.core.jobs import JobState, Outcome
+from devpi_buildfarm.errors import JobTransitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devpi_buildfarm.core.jobs import JobSpec
+
+    Spec = Callable[..., JobSpec]
+
+
+def test_enqueue_is_idempotent_per_sdist_and_target(queue: SqlQueue, spec: Spec) -> None:
+    first, created = queue.enqueue(spec(1), now=100)
+    again, created_again = queue.enqueue(spec(1), now=200)
+    other, _ = queue.enqueue(spec(1, target="cp312-manylinux_x86_64"), now=200)
+    assert created
+    assert not created_again
+    assert first == again != other
+    job = queue.get(first)
+    assert job is not None
+    assert (job.state, job.created, job.attempts) == (JobState.QUEUED, 100, 0)
+    assert job.spec == spec(1)
+
+
+def test_skip_is_recorded_with_its_reason(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.record_skip(spec(2), "a wheel already serves it", now=5)
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.reason, job.finished) == (
+        JobState.SKIPPED,
+        "a wheel already serves it",
+        5,
+    )
+    assert queue.lease("w", ["local"], now=6, seconds=60) is None
+
+
+def test_lease_takes_the_oldest_due_job_of_the_builders(queue: SqlQueue, spec: Spec) -> None:
+    a, _ = queue.enqueue(spec(1), now=1)
+    b, _ = queue.enqueue(spec(2, builder="arm"), now=2)
+    c, _ = queue.enqueue(spec(3), now=3, priority=-1)
+    leased = queue.lease("w1", ["local"], now=10, seconds=60)
+    assert leased is not None
+    assert leased.id == c  # higher priority first
+    assert (leased.state, leased.attempts, leased.lease_owner) == (JobState.RUNNING, 1, "w1")
+    assert queue.lease("w1", ["local"], now=10, seconds=60).id == a  # type: ignore[union-attr]
+    assert queue.lease("w1", ["local"], now=10, seconds=60) is None
+    assert queue.lease("w2", ["arm", "local"], now=10, seconds=60).id == b  # type: ignore[union-attr]
+
+
+def test_concurrent_leases_never_share_a_job(queue: SqlQueue, spec: Spec) -> None:
+    for n in range(40):
+        queue.enqueue(spec(n), now=0)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def work(owner: str) -> None:
+        while (job := queue.lease(owner, ["local"], now=1, seconds=60)) is not None:
+            with lock:
+                taken.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == sorted(set(taken))
+    assert len(taken) == 40
+
+
+def test_success_is_recorded_once_by_the_lease_holder(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=0)
+    queue.lease("w1", ["local"], now=1, seconds=60)
+    wheel = "p1-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    outcome = Outcome(
+        wheel=wheel, wheel_sha256="b" * 64, isolation="bubblewrap", timings={"build": 1.5}
+    )
+    assert not queue.succeed(job_id, "w2", now=2, outcome=outcome)
+    assert queue.succeed(job_id, "w1", now=3, outcome=outcome)
+    assert not queue.succeed(job_id, "w1", now=4, outcome=outcome)
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.finished, job.wheel, job.isolation) == (
+        JobState.SUCCEEDED, 3, wheel, "bubblewrap",
+    )  # fmt: skip
+    assert job.timings == {"build": 1.5}
+    assert job.lease_owner is None
+
+
+def test_failures_back_off_then_fail_for_good(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=0)
+    now = 0.0
+    for attempt in (1, 2):
+        job = queue.lease("w", ["local"], now=now, seconds=60)
+        assert job is not None
+        assert job.attempts == attempt
+        assert queue.fail(job_id, "w", now=now, error=f"boom {attempt}", timings={})
+        job = queue.get(job_id)
+        assert job is not None
+        assert job.state is JobState.QUEUED
+        assert job.not_before == now + 10 * 2 ** (attempt - 1)
+        assert queue.lease("w", ["local"], now=now + 1, seconds=60) is None  # not due yet
+        now = job.not_before
+    queue.lease("w", ["local"], now=now, seconds=60)
+    queue.fail(job_id, "w", now=now, error="boom 3", timings={})
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.error, job.attempts) == (JobState.FAILED, "boom 3", 3)
+
+
+def test_expired_leases_are_requeued_then_failed(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=0)
+    queue.lease("dead", ["local"], now=0, seconds=30)
+    assert queue.requeue_expired(now=29) == []
+    assert queue.heartbeat(job_id, "dead", now=20, seconds=30)  # alive until 50
+    assert queue.requeue_expired(now=49) == []
+    assert queue.requeue_expired(now=51) == [job_id]
+    job = queue.get(job_id)
+    assert job is not None
+    assert job.state is JobState.QUEUED
+    assert "expired" in (job.error or "")
+    assert not queue.heartbeat(job_id, "dead", now=52, seconds=30)
+    outcome = Outcome(wheel="w", wheel_sha256="0", isolation="none")
+    assert not queue.succeed(job_id, "dead", now=52, outcome=outcome)
+    for now in (100, 200):
+        assert queue.lease("w", ["local"], now=now, seconds=1) is not None
+        queue.requeue_expired(now=now + 2)
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.FAILED, 3)
+
+
+def test_cancel_and_retry(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=0)
+    queue.lease("w", ["local"], now=0, seconds=60)
+    assert queue.cancel(job_id, now=1).state is JobState.CANCELLED
+    assert not queue.heartbeat(job_id, "w", now=2, seconds=60)  # the worker stops building
+    retried = queue.retry(job_id, now=3)
+    assert (retried.state, retried.attempts, retried.not_before) == (JobState.QUEUED, 0, 3)
+    with pytest.raises(JobTransitionError, match="'queued' cannot be 'retry'"):
+        queue.retry(job_id, now=4)
+    with pytest.raises(KeyError, match="no build job 999"):
+        queue.cancel(999, now=4)
+
+
+def test_list_and_counts(queue: SqlQueue, spec: Spec) -> None:
+    for n in range(3):
+        queue.enqueue(spec(n), now=n)
+    queue.record_skip(spec(9), "covered", now=9)
+    assert [j.spec.project for j in queue.list_jobs()] == ["p9", "p2", "p1", "p0"]
+    assert [j.spec.project for j in queue.list_jobs(states=["queued"], project="p1")] == ["p1"]
+    assert queue.counts()["queued"] == 3
+    assert queue.counts()["skipped"] == 1
+    assert queue.counts()["running"] == 0
+
+
+def test_logs_are_compressed_capped_and_pruned(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=0)
+    logs = JobLogs(queue, max_bytes=100)
+    logs.append(job_id, 1, b"a" * 60, now=1)
+    logs.append(job_id, 1, b"b" * 60, now=2)
+    logs.append(job_id, 1, b"c" * 60, now=3)
+    text = logs.read(job_id)
+    assert text == b"a" * 60 + b"b" * 40 + TRUNCATED
+    assert logs.read(job_id, offset=95) == b"b" * 5 + TRUNCATED
+    assert logs.prune(older_than=10) == 0  # still queued
+    queue.cancel(job_id, now=5)
+    assert logs.prune(older_than=10) == 1
+    assert logs.read(job_id) == b""
+
+
+def test_schema_is_created_once(db_url: str, spec: Spec) -> None:
+    first = SqlQueue.from_url(db_url)
+    first.enqueue(spec(1), now=0)
+    second = SqlQueue.from_url(db_url)  # a restart: the same tables, nothing lost
+    assert second.find(spec(1).sdist_sha256, spec(1).target) is not None
+    first.engine.dispose()
+    second.engine.dispose()
