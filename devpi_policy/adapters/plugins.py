@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from devpi_policy.core.subject import Subject
 
 log = logging.getLogger(__name__)
-_NO_FACTS = Facts(list)
+NO_FACTS = Facts(list)
 
 
 def _make_manager() -> PluginManager:
@@ -67,7 +67,7 @@ def new_facts(xom: Any, subject: Subject) -> Facts:
     """The lazily fetched plugin facts about ``subject``."""
     manager = plugin_manager(xom)
     if not manager.get_plugins():
-        return _NO_FACTS
+        return NO_FACTS
 
     def provide() -> list[Mapping[str, Any] | None]:
         try:

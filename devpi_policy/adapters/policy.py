@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from devpi_foundry_common.singletons import per_server
 from devpi_policy.adapters import plugins
 from devpi_policy.config import DEFAULTS
 from devpi_policy.core.evaluate import (
@@ -97,6 +98,40 @@ def index_policy(stage: Any) -> IndexPolicy:
         options=options,
         plugin_rules=plugins.has_rules(stage.xom, stage.name, options),
     )
+
+
+class _PolicyCache:
+    """Index policies at one keyfs serial: options cannot change without a new serial."""
+
+    def __init__(self) -> None:
+        self.state: tuple[int, dict[str, IndexPolicy | None]] = (-1, {})
+
+    def get(self, xom: Any, name: str) -> IndexPolicy | None:
+        tx = xom.keyfs.tx
+        serial = getattr(tx, "at_serial", None)
+        if serial is None or getattr(tx, "write", True):  # a write may change the options
+            return _load_policy(xom, name)
+        state = self.state
+        if state[0] != serial:
+            state = (serial, {})
+            self.state = state  # one assignment: readers see a whole (serial, dict) pair
+        try:
+            return state[1][name]
+        except KeyError:
+            policy = state[1][name] = _load_policy(xom, name)
+            return policy
+
+
+def _load_policy(xom: Any, name: str) -> IndexPolicy | None:
+    stage = xom.model.getstage(name)
+    return None if stage is None else index_policy(stage)
+
+
+def policy_by_name(xom: Any, name: str) -> IndexPolicy | None:
+    """The policy of index ``name`` (``None``: no such index), without building its stage
+    when this read transaction's serial has been seen before."""
+    cache = per_server(xom, "devpi-policy", "policy-cache", _PolicyCache)
+    return cache.get(xom, name)
 
 
 def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts) -> list[str]:

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from devpi_policy.adapters.policy import decide_path, index_policy
-from devpi_policy.core.evaluate import Decision, split_filename
+from devpi_policy.adapters.plugins import NO_FACTS
+from devpi_policy.adapters.policy import (
+    IndexPolicy,
+    decide_path,
+    index_policy,
+    index_reasons,
+    policy_by_name,
+)
+from devpi_policy.core.evaluate import Decision, decide, split_filename
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from devpi_policy.core.rules import Rules
 
 UPLOAD_ROUTES = frozenset({"/{user}/{index}/", "/{user}/{index}"})
 FILE_ROUTES = frozenset({"/{user}/{index}/+f/{relpath:.*}", "/{user}/{index}/+e/{relpath:.*}"})
@@ -126,18 +136,36 @@ def check_download(request: Any) -> Decision | None:
     """A direct file download: the rules of the index the URL names (which holds it)."""
     if request.method not in ("GET", "HEAD"):
         return None
-    stage = request.context.stage
-    policy = index_policy(stage)
-    if not policy.active:
+    name = f"{request.matchdict['user']}/{request.matchdict['index']}"
+    xom = request.registry["xom"]
+    policy = policy_by_name(xom, name)
+    if policy is None or not policy.active:
         return None
     filename = request.matchdict["relpath"].rsplit("/", 1)[-1].removesuffix(".metadata")
+    if not policy.plugin_rules:  # devpi_policy's own rules: the file name decides
+        return _own_rules_decision(policy.index, policy.rules, policy.problems, filename)
+    return decide_path(xom, [policy], _download_subject(name, filename))
+
+
+def _download_subject(name: str, filename: str) -> Subject:
     project, version, _ = split_filename(filename)
-    subject = Subject(
+    return Subject(
         phase="download",
-        index=stage.name,
+        index=name,
         project=project,
         version=version,
         filename=filename,
-        stored_in=stage.name,
+        stored_in=name,
     )
-    return decide_path(stage.xom, [policy], subject)
+
+
+@lru_cache(maxsize=8192)
+def _own_rules_decision(
+    index: str, rules: Rules, problems: tuple[str, ...], filename: str
+) -> Decision:
+    """Memoised per (rules, file): without plugin rules nothing else decides a download."""
+    policy = IndexPolicy(
+        index=index, mode=rules.mode, rules=rules, problems=problems, options={}, plugin_rules=False
+    )
+    subject = _download_subject(index, filename)
+    return decide([(policy.mode, index_reasons(None, policy, subject, NO_FACTS))])
