@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 FEATURE: Final = "devpi-buildfarm"
 METRICS_PREFIX: Final = "devpi_buildfarm"
@@ -19,8 +20,78 @@ DEFAULTS: Final = MappingProxyType(
 
 #: Counters and gauges published in ``/+status`` (prefixed with ``devpi_buildfarm_``).
 COUNTERS: Final = [
+    "jobs_queued_total",
     "jobs_succeeded_total",
     "jobs_failed_total",
+    "enqueue_errors_total",
+    "worker_errors_total",
     "indexconfig_upgrades_total",
 ]
-GAUGES: Final = ["jobs_queued", "jobs_running", "workers"]
+GAUGES: Final = ["jobs_queued", "jobs_running", "workers", "unisolated"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServerOptions:
+    """The ``--buildfarm-*`` options of devpi-server (CLI or its ``--configfile``)."""
+
+    db: str
+    builders_file: str | None
+    workers: int
+    allow_unisolated: bool
+    lease_seconds: float
+    max_attempts: int
+    log_max_bytes: int
+    log_retention_days: float
+    server_url: str | None
+
+    @classmethod
+    def from_args(cls, args: Any, serverdir: str) -> ServerOptions:
+        """From devpi-server's parsed arguments; defaults where a process lacks them
+        (devpi-import and devpi-init never build the plugin's options)."""
+
+        def get(name: str, default: Any) -> Any:
+            value = getattr(args, f"buildfarm_{name}", None)
+            return default if value is None else value
+
+        return cls(
+            db=get("db", "") or f"sqlite:///{serverdir}/.buildfarm/queue.sqlite",
+            builders_file=get("builders", None),
+            workers=int(get("workers", 1)),
+            allow_unisolated=bool(get("allow_unisolated", False)),
+            lease_seconds=float(get("lease_seconds", 60)),
+            max_attempts=int(get("max_attempts", 3)),
+            log_max_bytes=int(get("log_max_bytes", 4 * 1024 * 1024)),
+            log_retention_days=float(get("log_retention_days", 30)),
+            server_url=get("server_url", None),
+        )
+
+
+def option_present(args: Any) -> bool:
+    """Whether this process parsed the build farm's options (``devpi-server`` did)."""
+    return hasattr(args, "buildfarm_workers")
+
+
+#: ``devpi-server`` options: (flag, keyword arguments of ``addoption``).
+SERVER_OPTIONS: Final = (
+    ("--buildfarm-db", {"metavar": "URL", "default": None, "help":
+        "the build queue's database: an SQLAlchemy URL, e.g. "
+        "postgresql+pg8000://user@host/db (default: SQLite in the server directory)"}),
+    ("--buildfarm-builders", {"metavar": "FILE", "default": None, "help":
+        "builders file (TOML); default: one local builder for this host's own target"}),
+    ("--buildfarm-workers", {"type": int, "default": 1, "metavar": "N", "help":
+        "in-process build workers (0: queue only, no builds in this process)"}),
+    ("--buildfarm-allow-unisolated", {"action": "store_true", "default": False, "help":
+        "let the local backend build without bubblewrap (package code then runs "
+        "unisolated, with network access; /+status warns)"}),
+    ("--buildfarm-lease-seconds", {"type": float, "default": 60.0, "metavar": "S", "help":
+        "a running job's lease: a worker that stops heartbeating loses the job after this"}),
+    ("--buildfarm-max-attempts", {"type": int, "default": 3, "metavar": "N", "help":
+        "attempts per job before it fails for good (retries back off exponentially)"}),
+    ("--buildfarm-log-max-bytes", {"type": int, "default": 4 * 1024 * 1024, "metavar": "B",
+        "help": "size cap of one job's build log"}),
+    ("--buildfarm-log-retention-days", {"type": float, "default": 30.0, "metavar": "D",
+        "help": "build logs of jobs finished longer ago are deleted"}),
+    ("--buildfarm-server-url", {"metavar": "URL", "default": None, "help":
+        "URL builds use to reach this server's indexes for build dependencies "
+        "(default: http://<host>:<port> of this server)"}),
+)  # fmt: skip

@@ -31,6 +31,6 @@ class JobTransitionError(BuildfarmError):
 class BuildError(BuildfarmError):
     """A build that failed; ``stage`` names the step (``deps``, ``build``, ``repair``...)."""
 
-    def __init__(self, stage: str, message: str) -> None:
+    def __init__(self, message: str, *, stage: str) -> None:
         self.stage = stage
         super().__init__(f"{stage}: {message}")

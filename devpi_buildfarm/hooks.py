@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pluggy import HookimplMarker
 
+from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import metrics_for
-from devpi_buildfarm.config import DEFAULTS, FEATURE
+from devpi_buildfarm.config import DEFAULTS, FEATURE, SERVER_OPTIONS
 from devpi_foundry_common.indexconfig import DefaultsGate
 
 hookimpl = HookimplMarker("devpiserver")
 DEFAULTS_GATE = DefaultsGate()
+log = logging.getLogger(__name__)
 
 
 @hookimpl
@@ -21,9 +24,12 @@ def devpiserver_get_features() -> set[str]:
 
 
 @hookimpl
-def devpiserver_add_parser_options() -> None:
-    """Mark this process as serving, so option defaults apply (see DefaultsGate)."""
+def devpiserver_add_parser_options(parser: Any) -> None:
+    """Add the ``--buildfarm-*`` server options; mark this process as serving."""
     DEFAULTS_GATE.open()
+    group = parser.addgroup("devpi-buildfarm options")
+    for flag, kwargs in SERVER_OPTIONS:
+        group.addoption(flag, **kwargs)
 
 
 @hookimpl
@@ -34,11 +40,24 @@ def devpiserver_indexconfig_defaults() -> dict[str, object]:
 
 @hookimpl
 def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
-    """Publish ``devpi_buildfarm_*`` counters in ``/+status``."""
-    return metrics_for(request.registry["xom"]).as_devpi_metrics()
+    """Publish ``devpi_buildfarm_*`` counters and queue gauges in ``/+status``."""
+    xom = request.registry["xom"]
+    service.update_gauges(xom)
+    return metrics_for(xom).as_devpi_metrics()
 
 
 @hookimpl
 def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
-    """Register the build-farm subscribers and views."""
+    """Register the build-farm views and, on a primary that builds, its worker threads."""
     pyramid_config.include("devpi_buildfarm.views")
+    service.start(pyramid_config.registry["xom"])
+
+
+@hookimpl
+def devpiserver_on_upload(stage: Any, project: str, version: str, link: Any) -> None:
+    """Queue builds for an uploaded sdist (notifier thread, after the upload's commit)."""
+    try:
+        service.on_upload(stage, project, version, link)
+    except Exception:  # a notifier hook must never break devpi's event processing
+        log.exception("could not queue builds for %s", link.basename)
+        metrics_for(stage.xom).inc("enqueue_errors_total")

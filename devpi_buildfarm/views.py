@@ -1,19 +1,153 @@
-"""Pyramid wiring of devpi_buildfarm: subscribers and views."""
+"""Pyramid wiring of devpi_buildfarm: the ``+buildfarm`` API of each index.
+
+``GET  /{user}/{index}/+buildfarm/jobs``            jobs of this index (``state``, ``project``)
+``GET  /{user}/{index}/+buildfarm/jobs/{id}``       one job: state, stage timings, error
+``GET  /{user}/{index}/+buildfarm/jobs/{id}/log``   its build log (``offset`` for following)
+``POST /{user}/{index}/+buildfarm/jobs/{id}/retry`` and ``.../cancel`` (upload permission)
+``GET  /{user}/{index}/+buildfarm/targets``         the index's targets and who builds them
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from devpi_server.views import apireturn
 from pyramid.events import ContextFound
+from pyramid.response import Response
 
+from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import upgrade_index_options
+from devpi_buildfarm.adapters.devpi_store import targets_of, upload_target
+from devpi_buildfarm.core import targets as tg
+from devpi_buildfarm.core.builders import builder_for
+from devpi_buildfarm.core.jobs import JobState
+from devpi_buildfarm.errors import JobTransitionError
+from devpi_foundry_common.indexconfig import requested_index_options
+
+PREFIX = "/{user}/{index}/+buildfarm"
 
 
 def on_context_found(event: Any) -> None:
     """Runs for every routed request before its view."""
-    upgrade_index_options(event.request)
+    request = event.request
+    upgrade_index_options(request)
+    options = requested_index_options(request)
+    if options and options.get("buildfarm_targets"):
+        service.ensure_running(request.registry["xom"])  # an index now wants builds
+
+
+def _farm(request: Any) -> Any:
+    farm = service.ensure_running(request.registry["xom"])
+    if farm is None:
+        apireturn(409, message="this devpi-server does not run the build farm (replica?)")
+    return farm
+
+
+def _job(request: Any) -> Any:
+    try:
+        job_id = int(request.matchdict["id"])
+    except ValueError:
+        apireturn(400, message=f"{request.matchdict['id']!r} is not a job number")
+    job = _farm(request).queue.get(job_id)
+    stage = request.context.stage
+    if job is None or stage.name not in (job.spec.index, job.spec.upload_to):
+        apireturn(404, message=f"no build job {request.matchdict['id']} on {stage.name}")
+    return job
+
+
+def list_jobs(request: Any) -> None:
+    states = [s for s in request.GET.getall("state") if s]
+    unknown = [s for s in states if s not in set(JobState)]
+    if unknown:
+        apireturn(400, message=f"unknown state {unknown[0]!r}; states: {', '.join(JobState)}")
+    jobs = _farm(request).queue.list_jobs(
+        states=states,
+        project=request.GET.get("project") or None,
+        index=request.context.stage.name,
+        limit=min(int(request.GET.get("limit", "200") or 200), 1000),
+    )
+    apireturn(200, type="buildjobs", result=[job.as_json() for job in jobs])
+
+
+def show_job(request: Any) -> None:
+    apireturn(200, type="buildjob", result=_job(request).as_json())
+
+
+def job_log(request: Any) -> Response:
+    job = _job(request)
+    try:
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    data = _farm(request).logs.read(job.id, offset)
+    response = Response(body=data, content_type="text/plain", charset="utf-8")
+    response.headers["X-Buildfarm-State"] = str(job.state)
+    response.headers["X-Buildfarm-Next-Offset"] = str(offset + len(data))
+    return response
+
+
+def _user_event(request: Any, event: str) -> None:
+    job = _job(request)
+    queue = _farm(request).queue
+
+    try:
+        changed = (
+            queue.cancel(job.id, now=time.time())
+            if event == "cancel"
+            else queue.retry(job.id, now=time.time())
+        )
+    except JobTransitionError as exc:
+        apireturn(409, message=str(exc))
+    apireturn(200, type="buildjob", result=changed.as_json())
+
+
+def retry_job(request: Any) -> None:
+    _user_event(request, "retry")
+
+
+def cancel_job(request: Any) -> None:
+    _user_event(request, "cancel")
+
+
+def show_targets(request: Any) -> None:
+    farm = _farm(request)
+    stage = request.context.stage
+    patterns = targets_of(stage)
+    rows = []
+    for target in tg.expand(patterns):
+        builder = builder_for(farm.builders, target)
+        rows.append({"target": target, "builder": builder.name if builder else None,
+                     "backend": builder.backend if builder else None,
+                     "policy": builder.policy_for(target) if builder else None})  # fmt: skip
+    builders = [
+        {"name": b.name, "backend": b.backend, "targets": list(b.targets),
+         "manylinux": b.manylinux, "max_jobs": b.max_jobs}
+        for b in farm.builders
+    ]  # fmt: skip
+    result = {
+        "index": stage.name,
+        "patterns": patterns,
+        "upload_to": upload_target(stage),
+        "targets": rows,
+        "builders": builders,
+        "isolation": farm.backend.isolation,
+    }
+    apireturn(200, type="buildtargets", result=result)
 
 
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_buildfarm.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
+    routes = [
+        ("jobs", "/jobs", list_jobs, "GET", "pkg_read"),
+        ("job", "/jobs/{id}", show_job, "GET", "pkg_read"),
+        ("log", "/jobs/{id}/log", job_log, "GET", "pkg_read"),
+        ("retry", "/jobs/{id}/retry", retry_job, "POST", "upload"),
+        ("cancel", "/jobs/{id}/cancel", cancel_job, "POST", "upload"),
+        ("targets", "/targets", show_targets, "GET", "pkg_read"),
+    ]
+    for name, path, view, method, permission in routes:
+        route = f"devpi_buildfarm_{name}"
+        config.add_route(route, PREFIX + path)
+        config.add_view(view, route_name=route, request_method=method, permission=permission)

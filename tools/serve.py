@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
         run_tool("devpi-init", "--serverdir", str(data), "--no-root-pypi")
     cmd = [str(BINDIR / "devpi-server"), "-c", str(args.config), "--serverdir", str(data)]
     cmd += ["--secretfile", str(secret), "--host", args.host, "--port", str(args.port)]
+    if shutil.which("bwrap") is None:
+        # a demo must build on a fresh machine; a production server installs bubblewrap
+        print(
+            "note: bubblewrap (bwrap) is not installed, so the demo allows unisolated local "
+            "builds (--buildfarm-allow-unisolated): package code then runs without a sandbox. "
+            "Install bubblewrap to isolate builds.",
+            flush=True,
+        )
+        cmd.append("--buildfarm-allow-unisolated")
     url = f"http://{args.host}:{args.port}"
     proc = subprocess.Popen([*cmd, *args.server_args])
     # Ctrl-C or a SIGTERM stop devpi-server, and then this script (explicit handlers: a

@@ -75,12 +75,22 @@ def result_problems(
     problems = []
     if name != canonicalize_name(project):
         problems.append(f"{wheel!r} names project {name!r}, the sdist is {project!r}")
-    try:
-        same = wheel_version == Version(version)
-    except InvalidVersion:
-        same = str(wheel_version) == version
-    if not same:
+    if not same_release(project, str(wheel_version), project, version):
         problems.append(f"{wheel!r} has version {wheel_version}, the sdist {version!r}")
     if tags.isdisjoint(tg.accepted_tags(target, policy)):
         problems.append(f"{wheel!r}: no tag of it is installable on target {target!r}")
     return problems
+
+
+def same_release(name: str, version: str, project: str, expected: str) -> bool:
+    """Whether ``name version`` is ``project expected`` (normalised names and versions).
+
+    >>> same_release("Demo_Ext", "1.0.0", "demo-ext", "1.0")
+    True
+    """
+    if canonicalize_name(name) != canonicalize_name(project):
+        return False
+    try:
+        return Version(version) == Version(expected)
+    except InvalidVersion:
+        return version == expected

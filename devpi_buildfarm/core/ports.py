@@ -56,6 +56,6 @@ class BuildBackend(Protocol):
         """Build ``request`` in ``workdir`` (the worker removes it afterwards).
 
         Raises :class:`devpi_buildfarm.errors.BuildError` naming the failed step; stops
-        early (``BuildError("cancelled", ...)``) once ``cancelled()`` is true.
+        early (``BuildError(..., stage="cancelled")``) once ``cancelled()`` is true.
         """
         ...

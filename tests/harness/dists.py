@@ -142,3 +142,40 @@ def build_wheel(sdist: Path, dest: Path, home: Path) -> Path:
     subprocess.run(cmd, env=isolated_env(home), check=True, capture_output=True)
     (wheel,) = set(dest.glob("*.whl")) - before
     return wheel
+
+
+def repack_installed(dist_name: str, dest: Path) -> Path:
+    """A wheel of a distribution installed in this test environment (from its RECORD).
+
+    Build tools (setuptools, wheel) for an index under test, without the network.
+    """
+    from importlib.metadata import distribution
+    from pathlib import Path
+
+    dist = distribution(dist_name)
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
+    version = dist.version
+    path = dest / f"{name}-{version}-py3-none-any.whl"
+    files = [
+        f for f in dist.files or [] if not str(f).startswith("..") and "__pycache__" not in str(f)
+    ]
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        record = []
+        for file in files:
+            rel = str(file)
+            if rel.endswith(("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")):
+                continue
+            data = Path(file.locate()).read_bytes()
+            zf.writestr(rel, data)
+            record.append(f"{rel},sha256={_record_hash(data)},{len(data)}")
+        info = f"{dist._path.name}" if hasattr(dist, "_path") else f"{name}-{version}.dist-info"  # noqa: SLF001
+        wheel_meta = (
+            "Wheel-Version: 1.0\nGenerator: devpi-foundry-tests\n"
+            "Root-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        if f"{info}/WHEEL" not in {str(f) for f in files}:
+            zf.writestr(f"{info}/WHEEL", wheel_meta)
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return path

@@ -1,0 +1,149 @@
+"""devpi's side of builds: which sdists need builds, reading them, publishing wheels.
+
+Publishing opens its own short write transaction (builds run outside any transaction).
+A wheel is published at most once per job: the link log of every wheel this plugin stores
+names its job, and a job whose wheel is already there is not stored again (a server killed
+between storing and marking the job done re-runs the build, then finds it published).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from devpi_buildfarm.core import plan
+from devpi_buildfarm.core.jobs import JobSpec
+from devpi_foundry_common.archive import SDIST_SUFFIXES
+
+if TYPE_CHECKING:
+    from devpi_buildfarm.core.builders import Builder
+    from devpi_buildfarm.core.jobs import Job
+
+log = logging.getLogger(__name__)
+LOG_WHAT: Final = "build"
+LOG_WHO: Final = "devpi-buildfarm"
+
+
+def is_sdist(basename: str) -> bool:
+    return basename.endswith(SDIST_SUFFIXES) and not basename.endswith(".doc.zip")
+
+
+def targets_of(stage: Any) -> list[str]:
+    """The ``buildfarm_targets`` of a private index (mirrors: a later release)."""
+    if stage is None or stage.ixconfig.get("type") == "mirror":
+        return []
+    value = stage.ixconfig.get("buildfarm_targets") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def upload_target(stage: Any) -> str:
+    return str(stage.ixconfig.get("buildfarm_upload_to") or stage.name)
+
+
+def release_files(stage: Any, project: str, version: str) -> list[Any]:
+    try:
+        return list(stage.get_linkstore_perstage(project, version).get_links(rel="releasefile"))
+    except stage.MissesRegistration:
+        return []
+
+
+def plan_release(
+    xom: Any, stage: Any, link: Any, *, release: tuple[str, str], builders: tuple[Builder, ...]
+) -> list[plan.Planned]:
+    """The builds the sdist ``link`` of ``stage`` needs (inside a keyfs transaction)."""
+    project, version = release
+    patterns = targets_of(stage)
+    if not patterns:
+        return []
+    upload_to = upload_target(stage)
+    wheels = [ln.basename for ln in release_files(stage, project, version)]
+    target_stage = xom.model.getstage(upload_to) if upload_to != stage.name else None
+    if target_stage is not None:
+        wheels += [ln.basename for ln in release_files(target_stage, project, version)]
+    base = spec_for(stage, project, version, link)
+    return plan.plan_builds(base, patterns, builders, wheels)
+
+
+def spec_for(stage: Any, project: str, version: str, link: Any, target: str = "") -> JobSpec:
+    """The job of building the sdist ``link`` (``target``/``builder`` filled in by plans)."""
+    sha256 = link.hashes.get("sha256")
+    if not sha256:  # older devpi data may lack it: hash the stored file
+        sha256 = hashlib.sha256(link.entry.file_get_content()).hexdigest()
+    return JobSpec(
+        project=project,
+        version=version,
+        sdist=link.basename,
+        sdist_sha256=str(sha256),
+        sdist_path=link.entrypath,
+        index=stage.name,
+        upload_to=upload_target(stage),
+        target=target,
+        builder="",
+    )
+
+
+def sdists_of(stage: Any) -> list[tuple[str, str, Any]]:
+    """(project, version, link) of every sdist a private index holds."""
+    found: list[tuple[str, str, Any]] = []
+    for project in stage.list_projects_perstage():
+        for version in stage.list_versions_perstage(project):
+            found.extend(
+                (project, version, link)
+                for link in release_files(stage, project, version)
+                if is_sdist(link.basename)
+            )
+    return found
+
+
+def read_file(xom: Any, path: str) -> bytes | None:
+    """The content of a stored file (``user/index/+f/...``), in a read transaction."""
+    with xom.keyfs.read_transaction():
+        entry = xom.filestore.get_file_entry(path.split("#", 1)[0])
+        if entry is None or not entry.file_exists():
+            return None
+        data: bytes = entry.file_get_content()
+        return data
+
+
+def already_published(stage: Any, job: Job) -> str | None:
+    """The wheel a job already stored in ``stage``, from the link logs."""
+    for link in release_files(stage, job.spec.project, job.spec.version):
+        for entry in link.get_logs():
+            if entry.get("what") == LOG_WHAT and entry.get("job") == job.id:
+                return str(link.basename)
+    return None
+
+
+def publish(xom: Any, job: Job, wheel: str, data: bytes, sha256: str) -> tuple[str, bool]:
+    """Store ``wheel`` in the job's ``upload_to`` index; ``(name, False)`` when this job's
+    wheel was already there."""
+    from devpi_server.filestore import get_hashes
+
+    with xom.keyfs.write_transaction():
+        stage = xom.model.getstage(job.spec.upload_to)
+        if stage is None:
+            msg = f"index {job.spec.upload_to!r} does not exist (buildfarm_upload_to)"
+            raise LookupError(msg)
+        done = already_published(stage, job)
+        if done is not None:
+            return done, False
+        project, version = job.spec.project, job.spec.version
+        if not stage.get_versiondata_perstage(project, version):
+            stage.set_versiondata({"name": project, "version": version})
+        hashes = get_hashes(data)
+        if hashes.get("sha256") != sha256:
+            msg = f"{wheel!r} changed between verification and publishing"
+            raise ValueError(msg)
+        link = stage.store_releasefile(project, version, wheel, data, hashes=hashes)
+        link.add_log(
+            LOG_WHAT,
+            LOG_WHO,
+            job=job.id,
+            target=job.spec.target,
+            builder=job.spec.builder,
+            sdist=job.spec.sdist,
+            sdist_sha256=job.spec.sdist_sha256,
+        )
+    log.info("published %s into %s (job %s)", wheel, job.spec.upload_to, job.id)
+    return wheel, True

@@ -1,0 +1,263 @@
+"""The build farm of one devpi-server: its queue, builders and backend, and what workers do.
+
+Enqueueing happens in devpi's notifier thread (``devpiserver_on_upload``) and at startup
+(reconciliation: notifier events are not replayed after a crash). Building happens in
+worker threads, outside any keyfs transaction; publishing opens its own short one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devpi_buildfarm.adapters import devpi_store
+from devpi_buildfarm.adapters.joblog import JobLogs
+from devpi_buildfarm.adapters.local_runner import LocalBackend
+from devpi_buildfarm.adapters.queue_sql import SqlQueue
+from devpi_buildfarm.core import plan, wheels
+from devpi_buildfarm.core.builders import Builder, default_builder, parse_builders
+from devpi_buildfarm.core.jobs import Job, Outcome
+from devpi_buildfarm.core.ports import BuildRequest
+from devpi_buildfarm.core.targets import host_target
+from devpi_buildfarm.errors import BuildError
+from devpi_foundry_common.archive import ArchiveError
+
+if TYPE_CHECKING:
+    from devpi_buildfarm.config import ServerOptions
+    from devpi_foundry_common.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def load_builders(options: ServerOptions) -> tuple[Builder, ...]:
+    """The builders file's builders, or the local host's default builder."""
+    if options.builders_file:
+        path = Path(options.builders_file)
+        return parse_builders(path.read_text(encoding="utf-8"), str(path))
+    import platform
+    import sys
+
+    target, policy = host_target(sys.version_info[:2], platform.machine(), platform.libc_ver())
+    return (default_builder(target, policy),)
+
+
+class Farm:
+    """Queue, builders and backend of one server."""
+
+    def __init__(self, xom: Any, options: ServerOptions, metrics: Metrics) -> None:
+        self.xom = xom
+        self.options = options
+        self.metrics = metrics
+        self.builders = load_builders(options)
+        self.by_name = {b.name: b for b in self.builders}
+        if options.db.startswith("sqlite:///"):
+            Path(options.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.queue = SqlQueue.from_url(options.db, max_attempts=options.max_attempts)
+        self.logs = JobLogs(self.queue, max_bytes=options.log_max_bytes)
+        self.backend = LocalBackend(allow_unisolated=options.allow_unisolated)
+        self.owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
+        self.threads: list[threading.Thread] = []
+        self.stopping = threading.Event()
+
+    @property
+    def server_url(self) -> str:
+        if self.options.server_url:
+            return self.options.server_url.rstrip("/")
+        args = self.xom.config.args
+        host = args.host if args.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{args.port}"
+
+    # --- enqueueing ----------------------------------------------------------------------------
+    def enqueue_release(self, stage: Any, project: str, version: str, link: Any) -> list[int]:
+        """Queue the builds an sdist needs (called inside a keyfs transaction)."""
+        queued = []
+        now = time.time()
+        for planned in devpi_store.plan_release(
+            self.xom, stage, link, release=(project, version), builders=self.builders
+        ):
+            job = planned.job
+            if job is None:
+                base = devpi_store.spec_for(stage, project, version, link, planned.target)
+                self.queue.record_skip(base, planned.skip or "not needed", now=now)
+                continue
+            job_id, created = self.queue.enqueue(job, now=now)
+            if created:
+                queued.append(job_id)
+                log.info("queued job %s: %s %s for %s", job_id, project, version, job.target)
+        return queued
+
+    def reconcile(self) -> int:
+        """Queue builds for every sdist of every index with targets (idempotent)."""
+        count = 0
+        with self.xom.keyfs.read_transaction():
+            for user in self.xom.model.get_userlist():
+                for stage in user.getstages():
+                    if devpi_store.targets_of(stage):
+                        for project, version, link in devpi_store.sdists_of(stage):
+                            count += len(self.enqueue_release(stage, project, version, link))
+        return count
+
+    # --- building ------------------------------------------------------------------------------
+    def work_once(self, worker: str) -> bool:
+        """Lease one job and run it; ``False`` when there was nothing to do."""
+        now = time.time()
+        for job_id in self.queue.requeue_expired(now=now):
+            log.warning("job %s: lease expired, requeued or failed", job_id)
+        owner = f"{self.owner_prefix}:{worker}"
+        job = self.queue.lease(
+            owner, list(self.by_name), now=now, seconds=self.options.lease_seconds
+        )
+        if job is None:
+            return False
+        self.run(job, owner)
+        return True
+
+    def run(self, job: Job, owner: str) -> None:
+        sink = _LogBuffer(self.logs, job)
+        beat = _Heartbeat(self, job, owner)
+        timings: dict[str, float] = {}
+        beat.start()
+        try:
+            outcome = self._build_and_publish(job, sink, beat, timings)
+        except (BuildError, ArchiveError, LookupError, ValueError, OSError) as exc:
+            self._failed(job, owner, sink, str(exc), timings)
+        except Exception as exc:
+            log.exception("job %s: unexpected error", job.id)
+            self._failed(job, owner, sink, f"internal error: {exc!r}", timings)
+        else:
+            sink(f"devpi-buildfarm: published {outcome.wheel}\n".encode())
+            sink.flush()
+            if self.queue.succeed(job.id, owner, now=time.time(), outcome=outcome):
+                self.metrics.inc("jobs_succeeded_total")
+        finally:
+            beat.stop()
+            sink.flush()
+
+    def _failed(
+        self, job: Job, owner: str, sink: _LogBuffer, error: str, timings: dict[str, float]
+    ) -> None:
+        sink(f"devpi-buildfarm: job {job.id} failed: {error}\n".encode())
+        sink.flush()
+        if self.queue.fail(job.id, owner, now=time.time(), error=error, timings=timings):
+            self.metrics.inc("jobs_failed_total")
+
+    def _build_and_publish(
+        self, job: Job, sink: _LogBuffer, beat: _Heartbeat, timings: dict[str, float]
+    ) -> Outcome:
+        builder = self.by_name[job.spec.builder]
+        start = time.perf_counter()
+        data = devpi_store.read_file(self.xom, job.spec.sdist_path)
+        if data is None:
+            msg = f"{job.spec.sdist_path!r} is not stored on this server"
+            raise BuildError(msg, stage="fetch")
+        if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
+            msg = f"{job.spec.sdist!r} does not match its sha256"
+            raise BuildError(msg, stage="fetch")
+        timings["fetch"] = round(time.perf_counter() - start, 3)
+        with tempfile.TemporaryDirectory(prefix="devpi-buildfarm-") as tmp:
+            sdist = Path(tmp) / "sdist" / job.spec.sdist
+            sdist.parent.mkdir()
+            sdist.write_bytes(data)
+            request = BuildRequest(
+                job_id=job.id,
+                sdist=sdist,
+                target=job.spec.target,
+                policy=job.spec.policy,
+                index_url=f"{self.server_url}/{job.spec.index}/+simple/",
+                timeout=builder.timeout,
+                memory=builder.memory,
+                pids=builder.pids,
+            )
+            result = self.backend.build(request, Path(tmp) / "work", sink, beat.lost.is_set)
+            timings.update(result.timings)
+            start = time.perf_counter()
+            wheel_data = result.wheel.read_bytes()
+            sha256 = self.verify(job, result.wheel.name, wheel_data)
+            timings["verify"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        name, stored = devpi_store.publish(self.xom, job, result.wheel.name, wheel_data, sha256)
+        if not stored:
+            sink(f"devpi-buildfarm: {name} of this job is already published\n".encode())
+        timings["publish"] = round(time.perf_counter() - start, 3)
+        return Outcome(wheel=name, wheel_sha256=sha256, isolation=result.isolation, timings=timings)
+
+    def verify(self, job: Job, wheel: str, data: bytes) -> str:
+        """The wheel's sha256 once it fits its job; :class:`BuildError` otherwise."""
+        spec = job.spec
+        problems = plan.result_problems(
+            wheel,
+            target=spec.target,
+            policy=spec.policy,
+            project=spec.project,
+            version=spec.version,
+        )
+        name, version = wheels.name_and_version(data, wheel)
+        if not plan.same_release(name, version, spec.project, spec.version):
+            problems.append(
+                f"METADATA says {name} {version}, the sdist is {spec.project} {spec.version}"
+            )
+        if problems:
+            raise BuildError("; ".join(problems), stage="verify")
+        return hashlib.sha256(data).hexdigest()
+
+
+class _LogBuffer:
+    """Collects a build's output; writes it to the queue database at most every second."""
+
+    def __init__(self, logs: JobLogs, job: Job) -> None:
+        self.logs, self.job = logs, job
+        self.parts: list[bytes] = []
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, data: bytes) -> None:
+        with self.lock:
+            self.parts.append(data)
+        if time.monotonic() - self.last > 1.0:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            data, self.parts = b"".join(self.parts), []
+            self.last = time.monotonic()
+        if data:
+            try:
+                self.logs.append(self.job.id, self.job.attempts, data, now=time.time())
+            except Exception:
+                log.exception("job %s: could not store log output", self.job.id)
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps a job's lease alive; sets ``lost`` when the job was cancelled or taken away."""
+
+    def __init__(self, farm: Farm, job: Job, owner: str) -> None:
+        super().__init__(name=f"buildfarm-heartbeat-{job.id}", daemon=True)
+        self.farm, self.job, self.owner = farm, job, owner
+        self.lost = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        seconds = self.farm.options.lease_seconds
+        while not self.done.wait(max(1.0, seconds / 3)):
+            try:
+                alive = self.farm.queue.heartbeat(
+                    self.job.id, self.owner, now=time.time(), seconds=seconds
+                )
+            except Exception:
+                log.exception("job %s: heartbeat failed", self.job.id)
+                continue
+            if not alive:
+                log.warning("job %s: lease lost (cancelled or expired); stopping", self.job.id)
+                self.lost.set()
+                return
+
+    def stop(self) -> None:
+        self.done.set()

@@ -1,0 +1,173 @@
+"""The build farm's life in devpi-server: which process builds, when it starts, its threads.
+
+Only a primary devpi-server that serves requests (not ``--requests-only``, not a replica)
+queues and builds: notifier hooks also run on replicas and in ``devpi-import``, which
+never parses the ``--buildfarm-*`` options (and so never builds).
+
+Installed but unused, the plugin starts nothing and writes nothing: the queue database
+and the worker threads appear when an index first has ``buildfarm_targets`` (found at
+startup, set through the API, or met by an upload), or on the first ``+buildfarm`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from devpi_buildfarm.adapters import devpi_store
+from devpi_buildfarm.adapters.devpi import metrics_for
+from devpi_buildfarm.adapters.farm import Farm, load_builders
+from devpi_buildfarm.config import ServerOptions, option_present
+from devpi_buildfarm.errors import InvalidBuildersError
+from devpi_foundry_common.singletons import per_server
+
+log = logging.getLogger(__name__)
+MAINTENANCE_SECONDS = 30.0
+_START_LOCK = threading.Lock()
+
+
+def builds_here(xom: Any) -> bool:
+    args = xom.config.args
+    return (
+        option_present(args) and not xom.is_replica() and not getattr(args, "requests_only", False)
+    )
+
+
+def farm_for(xom: Any) -> Farm:
+    """This server's farm (made, with its database, on first use)."""
+    metrics = metrics_for(xom)  # not inside the factory: devpi's singleton lock is not reentrant
+
+    def make() -> Farm:
+        options = ServerOptions.from_args(xom.config.args, str(xom.config.server_path))
+        return Farm(xom, options, metrics)
+
+    return per_server(xom, "devpi-buildfarm", "farm", make)
+
+
+def existing_farm(xom: Any) -> Farm | None:
+    """The farm if it has been made (``None``: nothing started, nothing to report)."""
+    try:
+        found: Farm = xom.get_singleton("+devpi-buildfarm", "farm")
+    except KeyError:
+        return None
+    return found
+
+
+def start(xom: Any) -> None:
+    """At server start: run the farm when some index already has targets."""
+    if not builds_here(xom):
+        log.debug("devpi-buildfarm: not building in this process (replica, requests-only, tool)")
+        return
+    options = ServerOptions.from_args(xom.config.args, str(xom.config.server_path))
+    try:
+        load_builders(options)  # a broken builders file stops the server now, all problems listed
+    except (InvalidBuildersError, OSError) as exc:
+        from devpi_server.main import Fatal
+
+        msg = f"devpi-buildfarm: {options.builders_file}: {exc}"
+        raise Fatal(msg) from exc
+    with xom.keyfs.read_transaction():
+        wanted = any(
+            devpi_store.targets_of(stage)
+            for user in xom.model.get_userlist()
+            for stage in user.getstages()
+        )
+    if wanted:
+        ensure_running(xom)
+
+
+def ensure_running(xom: Any) -> Farm | None:
+    """Start the workers and the maintenance thread once (``None``: not in this process)."""
+    if not builds_here(xom):
+        return None
+    farm = farm_for(xom)
+    with _START_LOCK:
+        if farm.threads:
+            return farm
+        if farm.backend.isolation == "none":
+            allowed = farm.options.allow_unisolated
+            how = "allowed by --buildfarm-allow-unisolated" if allowed else "refused"
+            log.warning("devpi-buildfarm: bubblewrap not found; unisolated builds are %s", how)
+        loops: list[Worker | Maintenance] = [Maintenance(farm)]
+        loops += [Worker(farm, n) for n in range(farm.options.workers)]
+        for loop in loops:
+            thread = threading.Thread(target=loop.run, name=f"buildfarm-{loop.name}", daemon=True)
+            farm.threads.append(thread)
+            thread.start()
+        metrics = metrics_for(xom)
+        metrics.set("workers", farm.options.workers)
+        metrics.set("unisolated", int(farm.backend.isolation == "none"))
+        log.info("devpi-buildfarm: %d workers started", farm.options.workers)
+    return farm
+
+
+def on_upload(stage: Any, project: str, version: str, link: Any) -> None:
+    xom = stage.xom
+    if link.rel != "releasefile" or not devpi_store.is_sdist(link.basename):
+        return
+    if not devpi_store.targets_of(stage):
+        return
+    farm = ensure_running(xom)
+    if farm is None:
+        return
+    for job_id in farm.enqueue_release(stage, project, version, link):
+        metrics_for(xom).inc("jobs_queued_total")
+        log.debug("job %s queued for %s", job_id, link.basename)
+
+
+def update_gauges(xom: Any) -> None:
+    farm = existing_farm(xom)
+    if farm is None:
+        return
+    counts = farm.queue.counts()
+    metrics = metrics_for(xom)
+    metrics.set("jobs_queued", counts.get("queued", 0))
+    metrics.set("jobs_running", counts.get("running", 0))
+
+
+class Worker:
+    """An in-process worker: leases and runs jobs until the process ends."""
+
+    def __init__(self, farm: Farm, number: int) -> None:
+        self.farm = farm
+        self.name = f"worker-{number}"
+        self.idle_seconds = 1.0
+
+    def run(self) -> None:
+        while not self.farm.stopping.is_set():
+            try:
+                busy = self.farm.work_once(self.name)
+            except Exception:  # a worker must outlive any error; the next round retries
+                log.exception("devpi-buildfarm %s: error", self.name)
+                metrics_for(self.farm.xom).inc("worker_errors_total")
+                busy = False
+            if not busy:
+                self.farm.stopping.wait(self.idle_seconds)
+
+
+class Maintenance:
+    """Reconciliation at start (notifier events are not replayed after a crash), then
+    periodic lease expiry and log pruning."""
+
+    name = "maintenance"
+
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+
+    def run(self) -> None:
+        reconciled = False
+        while not self.farm.stopping.is_set():
+            try:
+                if not reconciled:
+                    queued = self.farm.reconcile()
+                    reconciled = True
+                    log.info("devpi-buildfarm: reconciliation queued %d builds", queued)
+                now = time.time()
+                self.farm.queue.requeue_expired(now=now)
+                self.farm.logs.prune(older_than=now - self.farm.options.log_retention_days * 86400)
+            except Exception:  # keep maintaining; the error is logged and counted
+                log.exception("devpi-buildfarm maintenance: error")
+                metrics_for(self.farm.xom).inc("worker_errors_total")
+            self.farm.stopping.wait(MAINTENANCE_SECONDS if reconciled else 5.0)
