@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devpi_buildfarm.adapters import devpi_store
+from devpi_buildfarm.adapters import devpi_store, process
 from devpi_buildfarm.adapters.joblog import JobLogs
 from devpi_buildfarm.adapters.local_runner import LocalBackend
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
@@ -153,15 +153,14 @@ class Farm:
         self, job: Job, sink: _LogBuffer, beat: _Heartbeat, timings: dict[str, float]
     ) -> Outcome:
         builder = self.by_name[job.spec.builder]
-        start = time.perf_counter()
-        data = devpi_store.read_file(self.xom, job.spec.sdist_path)
-        if data is None:
-            msg = f"{job.spec.sdist_path!r} is not stored on this server"
-            raise BuildError(msg, stage="fetch")
-        if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
-            msg = f"{job.spec.sdist!r} does not match its sha256"
-            raise BuildError(msg, stage="fetch")
-        timings["fetch"] = round(time.perf_counter() - start, 3)
+        with process.timed(timings, "fetch"):
+            data = devpi_store.read_file(self.xom, job.spec.sdist_path)
+            if data is None:
+                msg = f"{job.spec.sdist_path!r} is not stored on this server"
+                raise BuildError(msg, stage="fetch")
+            if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
+                msg = f"{job.spec.sdist!r} does not match its sha256"
+                raise BuildError(msg, stage="fetch")
         with tempfile.TemporaryDirectory(prefix="devpi-buildfarm-") as tmp:
             sdist = Path(tmp) / "sdist" / job.spec.sdist
             sdist.parent.mkdir()
@@ -178,15 +177,13 @@ class Farm:
             )
             result = self.backend.build(request, Path(tmp) / "work", sink, beat.lost.is_set)
             timings.update(result.timings)
-            start = time.perf_counter()
-            wheel_data = result.wheel.read_bytes()
-            sha256 = self.verify(job, result.wheel.name, wheel_data)
-            timings["verify"] = round(time.perf_counter() - start, 3)
-        start = time.perf_counter()
-        name, stored = devpi_store.publish(self.xom, job, result.wheel.name, wheel_data, sha256)
+            with process.timed(timings, "verify"):
+                wheel_data = result.wheel.read_bytes()
+                sha256 = self.verify(job, result.wheel.name, wheel_data)
+        with process.timed(timings, "publish"):
+            name, stored = devpi_store.publish(self.xom, job, result.wheel.name, wheel_data, sha256)
         if not stored:
             sink(f"devpi-buildfarm: {name} of this job is already published\n".encode())
-        timings["publish"] = round(time.perf_counter() - start, 3)
         return Outcome(wheel=name, wheel_sha256=sha256, isolation=result.isolation, timings=timings)
 
     def verify(self, job: Job, wheel: str, data: bytes) -> str:

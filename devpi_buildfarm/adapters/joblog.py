@@ -65,10 +65,6 @@ class JobLogs:
             text = b"".join(zlib.decompress(chunk) for (chunk,) in conn.execute(stmt))
         return text[offset:]
 
-    def forget(self, job_id: int) -> None:
-        """Drop a job's log (a retried job starts a new one after a separator)."""
-        self._sizes.pop(job_id, None)
-
     def prune(self, *, older_than: float) -> int:
         """Delete the logs of jobs that finished before ``older_than``; how many jobs."""
         finished = sa.select(jobs.c.id).where(

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from devpi_buildfarm.errors import BuildError
 from devpi_foundry_common.archive import Archive, ArchiveError
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Callable, Mapping, Sequence
 
     from devpi_buildfarm.core.ports import BuildLog
@@ -104,8 +104,8 @@ class _Job:
         for sub in ("home", "tmp", "wheelhouse", "dist", "repaired"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
 
-    def timed(self, stage: str) -> _Timer:
-        return _Timer(self.timings, stage)
+    def timed(self, stage: str) -> contextlib.AbstractContextManager[None]:
+        return process.timed(self.timings, stage)
 
     # --- running commands ---------------------------------------------------------------------
     def host(self, argv: Sequence[str], stage: str) -> None:
@@ -260,17 +260,6 @@ class _Job:
         code = "; ".join(f"import {name}" for name in names)
         self.sandboxed([str(env / "bin" / "python"), "-c", code], "smoke",
                        cwd=self.work / "tmp", venv=env)  # fmt: skip
-
-
-class _Timer:
-    def __init__(self, timings: dict[str, float], stage: str) -> None:
-        self.timings, self.stage, self.start = timings, stage, 0.0
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.timings[self.stage] = round(time.perf_counter() - self.start, 3)
 
 
 def _build_system(source: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from devpi_buildfarm.core.ports import BuildLog
 
@@ -32,6 +32,16 @@ class Deadline:
 
     def left(self) -> float:
         return self.end - time.monotonic()
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record how long the ``with`` block took as ``timings[stage]`` (seconds)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(time.perf_counter() - start, 3)
 
 
 def _pump(stream: object, log: BuildLog) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -317,10 +316,3 @@ class SqlQueue:
         with self.engine.connect() as conn:
             found = {str(state): int(n) for state, n in conn.execute(stmt)}
         return {str(state): found.get(str(state), 0) for state in JobState}
-
-    def set_timings(self, job: Job, timings: dict[str, float]) -> Job:
-        with self._begin() as conn:
-            conn.execute(
-                jobs.update().where(jobs.c.id == job.id).values(timings=json.dumps(timings))
-            )
-        return replace(job, timings=dict(timings))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from devpi_buildfarm.core.jobs import FINAL, Job, JobEvent, JobSpec, JobState, backoff, transition
 from devpi_buildfarm.errors import JobTransitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 S, E = JobState, JobEvent
 
@@ -60,19 +65,8 @@ def test_backoff_doubles_and_caps() -> None:
     assert backoff(0) == 30
 
 
-def test_job_as_json() -> None:
-    spec = JobSpec(
-        project="p",
-        version="1.0",
-        sdist="p-1.0.tar.gz",
-        sdist_sha256="0" * 64,
-        sdist_path="alice/dev/+f/0/p-1.0.tar.gz",
-        index="alice/dev",
-        upload_to="alice/dev",
-        target="cp311-manylinux_x86_64",
-        builder="local",
-    )
-    data = Job(id=7, spec=spec, state=S.QUEUED, timings={"build": 1.5}).as_json()
+def test_job_as_json(spec: Callable[..., JobSpec]) -> None:
+    data = Job(id=7, spec=spec(1), state=S.QUEUED, timings={"build": 1.5}).as_json()
     assert data["id"] == 7
     assert data["state"] == "queued"
     assert data["target"] == "cp311-manylinux_x86_64"
