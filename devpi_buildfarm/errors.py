@@ -25,7 +25,10 @@ class JobTransitionError(BuildfarmError):
     def __init__(self, state: str, event: str) -> None:
         self.state = str(state)
         self.event = str(event)
-        super().__init__(f"a job that is {self.state!r} cannot be {self.event!r}")
+        hint = ""
+        if self.state == "skipped":
+            hint = "; ask for the build with 'devpi build request' to queue it"
+        super().__init__(f"cannot {self.event} a job that is {self.state}{hint}")
 
 
 class BuildError(BuildfarmError):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
 from devpi_buildfarm.adapters import service
-from devpi_buildfarm.adapters.devpi import metrics_for
+from devpi_buildfarm.adapters.devpi import metrics_for, wrap_customizers
 from devpi_buildfarm.config import DEFAULTS, FEATURE, SERVER_OPTIONS
 from devpi_foundry_common.indexconfig import DefaultsGate
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from devpi_foundry_common.customizers import Results
 
 hookimpl = HookimplMarker("devpiserver")
 DEFAULTS_GATE = DefaultsGate()
@@ -36,6 +41,13 @@ def devpiserver_add_parser_options(parser: Any) -> None:
 def devpiserver_indexconfig_defaults() -> dict[str, object]:
     """Declare the ``buildfarm_*`` index options on every index type, mirrors included."""
     return DEFAULTS_GATE.defaults(DEFAULTS)
+
+
+@hookimpl(wrapper=True)
+def devpiserver_get_stage_customizer_classes() -> Generator[None, Results, Results]:
+    """Mix ``buildfarm_*`` option validation into every index type's customizer."""
+    results = yield
+    return wrap_customizers(results)
 
 
 @hookimpl

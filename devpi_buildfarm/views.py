@@ -5,10 +5,14 @@
 ``GET  /{user}/{index}/+buildfarm/jobs/{id}/log``   its build log (``offset`` for following)
 ``POST /{user}/{index}/+buildfarm/jobs/{id}/retry`` and ``.../cancel`` (upload permission)
 ``GET  /{user}/{index}/+buildfarm/targets``         the index's targets and who builds them
+``POST /{user}/{index}/+buildfarm/request``         queue builds of named releases (upload
+                                                    permission): ``{"requirements": [...],
+                                                    "targets": [...]}``
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,9 +23,11 @@ from pyramid.response import Response
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import upgrade_index_options
 from devpi_buildfarm.adapters.devpi_store import targets_of, upload_target
+from devpi_buildfarm.adapters.requesting import request_builds
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core.builders import builder_for
 from devpi_buildfarm.core.jobs import JobState
+from devpi_buildfarm.core.requests import MAX_REQUIREMENTS, parse_requirement
 from devpi_buildfarm.errors import JobTransitionError
 from devpi_foundry_common.indexconfig import requested_index_options
 
@@ -81,6 +87,15 @@ def job_log(request: Any) -> Response:
     except ValueError:
         offset = 0
     data = _farm(request).logs.read(job.id, offset)
+    if "application/json" in request.headers.get("Accept", ""):
+        result = {
+            "id": job.id,
+            "state": str(job.state),
+            "offset": offset,
+            "next_offset": offset + len(data),
+            "text": data.decode("utf-8", "replace"),
+        }
+        apireturn(200, type="buildlog", result=result)
     response = Response(body=data, content_type="text/plain", charset="utf-8")
     response.headers["X-Buildfarm-State"] = str(job.state)
     response.headers["X-Buildfarm-Next-Offset"] = str(offset + len(data))
@@ -136,6 +151,50 @@ def show_targets(request: Any) -> None:
     apireturn(200, type="buildtargets", result=result)
 
 
+def request_view(request: Any) -> None:
+    """Queue builds of the newest matching sdist of each requirement."""
+    stage = request.context.stage
+    body = _json_body(request)
+    requirements, patterns = body.get("requirements"), body.get("targets") or []
+    if not isinstance(requirements, list) or not requirements:
+        apireturn(400, message="give 'requirements': a non-empty list of requirement strings")
+    if not isinstance(patterns, list):
+        apireturn(400, message="'targets' must be a list of target patterns")
+    problems = [] if len(requirements) <= MAX_REQUIREMENTS else [
+        f"{len(requirements)} requirements, at most {MAX_REQUIREMENTS} per request"
+    ]  # fmt: skip
+    wanted = []
+    for text in requirements:
+        try:
+            wanted.append(parse_requirement(str(text)))
+        except ValueError as exc:
+            problems.append(str(exc))
+    patterns = patterns or targets_of(stage)
+    problems += tg.pattern_problems(list(patterns), "target")
+    if not patterns:
+        problems.append(f"{stage.name} has no buildfarm_targets; name targets with --target")
+    upload_to = request.registry["xom"].model.getstage(upload_target(stage))
+    if upload_to is None or upload_to.ixconfig.get("type") == "mirror":
+        problems.append(
+            f"{upload_target(stage)} takes no uploads; request builds on an index that "
+            "inherits from it, or set buildfarm_upload_to"
+        )
+    if problems:
+        apireturn(400, message="; ".join(problems))
+    rows = request_builds(_farm(request), stage, wanted, [str(p) for p in patterns])
+    apireturn(200, type="buildrequest", result=rows)
+
+
+def _json_body(request: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        apireturn(400, message="the request body is not JSON")
+    if not isinstance(body, dict):
+        apireturn(400, message="the request body must be a JSON object")
+    return body
+
+
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_buildfarm.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
@@ -146,6 +205,7 @@ def includeme(config: Any) -> None:
         ("retry", "/jobs/{id}/retry", retry_job, "POST", "upload"),
         ("cancel", "/jobs/{id}/cancel", cancel_job, "POST", "upload"),
         ("targets", "/targets", show_targets, "GET", "pkg_read"),
+        ("request", "/request", request_view, "POST", "upload"),
     ]
     for name, path, view, method, permission in routes:
         route = f"devpi_buildfarm_{name}"

@@ -1,12 +1,17 @@
-"""devpi-server side of devpi_buildfarm: index option upgrades and per-server state."""
+"""devpi-server side of devpi_buildfarm: index option upgrades and validation, per-server
+state."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from devpi_server.model import BaseStageCustomizer
+
 from devpi_buildfarm.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
+from devpi_buildfarm.core.options import option_problems
 from devpi_foundry_common import indexconfig
+from devpi_foundry_common.customizers import CustomizerWrapper, Results
 from devpi_foundry_common.metrics import Metrics
 from devpi_foundry_common.singletons import per_server
 
@@ -32,3 +37,34 @@ def upgrade_index_options(request: Any) -> None:
     if added:
         metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
         log.info("added default options %s to index %s", added, request.context.stage.name)
+
+
+class BuildfarmCustomizerMixin:
+    """Mixed in before every index type's customizer: ``buildfarm_*`` options are checked
+    when an index is created or modified (HTTP 400 listing every problem)."""
+
+    stage: Any
+    InvalidIndexconfig: type[Exception]
+
+    def validate_config(self, oldconfig: dict[str, Any], newconfig: dict[str, Any]) -> None:
+        super().validate_config(oldconfig, newconfig)  # type: ignore[misc]  # mixin
+        if all(oldconfig.get(key) == newconfig.get(key) for key in DEFAULTS):
+            return  # unchanged: a later problem (a deleted upload index) never blocks edits
+        model = self.stage.xom.model
+
+        def type_of(name: str) -> str | None:
+            stage = model.getstage(name)
+            return None if stage is None else str(stage.ixconfig.get("type"))
+
+        kind = str(newconfig.get("type", self.stage.ixconfig.get("type")))
+        problems = option_problems(self.stage.name, kind, newconfig, type_of)
+        if problems:
+            raise self.InvalidIndexconfig(problems)
+
+
+_WRAPPER = CustomizerWrapper(BuildfarmCustomizerMixin, BaseStageCustomizer, "Buildfarm")
+
+
+def wrap_customizers(results: Results) -> Results:
+    """Every plugin's ``(index_type, customizer)`` pairs, each with the build-farm mixin."""
+    return _WRAPPER.wrap_results(results)

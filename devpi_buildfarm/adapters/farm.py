@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store, process
+from devpi_buildfarm.adapters.builders_file import load_builders
 from devpi_buildfarm.adapters.joblog import JobLogs
 from devpi_buildfarm.adapters.local_runner import LocalBackend
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
 from devpi_buildfarm.core import plan, wheels
-from devpi_buildfarm.core.builders import Builder, default_builder, parse_builders
 from devpi_buildfarm.core.jobs import Job, Outcome
 from devpi_buildfarm.core.ports import BuildRequest
-from devpi_buildfarm.core.targets import host_target
 from devpi_buildfarm.errors import BuildError
 from devpi_foundry_common.archive import ArchiveError
 
@@ -34,18 +33,6 @@ if TYPE_CHECKING:
     from devpi_foundry_common.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-
-def load_builders(options: ServerOptions) -> tuple[Builder, ...]:
-    """The builders file's builders, or the local host's default builder."""
-    if options.builders_file:
-        path = Path(options.builders_file)
-        return parse_builders(path.read_text(encoding="utf-8"), str(path))
-    import platform
-    import sys
-
-    target, policy = host_target(sys.version_info[:2], platform.machine(), platform.libc_ver())
-    return (default_builder(target, policy),)
 
 
 class Farm:
@@ -105,6 +92,20 @@ class Farm:
                             count += len(self.enqueue_release(stage, project, version, link))
         return count
 
+    def reclaim_orphans(self) -> list[int]:
+        """Queue again the jobs that an earlier process on this host was building when it
+        died (kill -9, power loss): their leases would otherwise only expire later."""
+        host = socket.gethostname()
+
+        def dead(owner: str) -> bool:
+            owner_host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host != host or not pid.isdigit() or owner.startswith(f"{self.owner_prefix}:"):
+                return False
+            return not _process_alive(int(pid))
+
+        return self.queue.reclaim(dead, now=time.time())
+
     # --- building ------------------------------------------------------------------------------
     def work_once(self, worker: str) -> bool:
         """Lease one job and run it; ``False`` when there was nothing to do."""
@@ -155,9 +156,9 @@ class Farm:
         builder = self.by_name[job.spec.builder]
         with process.timed(timings, "fetch"):
             data = devpi_store.read_file(self.xom, job.spec.sdist_path)
-            if data is None:
-                msg = f"{job.spec.sdist_path!r} is not stored on this server"
-                raise BuildError(msg, stage="fetch")
+            if data is None:  # a mirrored file not cached yet: devpi fetches and caches it
+                sink(f"devpi-buildfarm: fetching {job.spec.sdist} through the mirror\n".encode())
+                data = fetch(f"{self.server_url}/{job.spec.sdist_path}")
             if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
                 msg = f"{job.spec.sdist!r} does not match its sha256"
                 raise BuildError(msg, stage="fetch")
@@ -204,6 +205,37 @@ class Farm:
         if problems:
             raise BuildError("; ".join(problems), stage="verify")
         return hashlib.sha256(data).hexdigest()
+
+
+MAX_SDIST_BYTES = 1024**3
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def fetch(url: str, *, timeout: float = 300.0) -> bytes:
+    """GET ``url`` (this server's own ``+f`` URL); :class:`BuildError` when that fails."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies
+        with opener.open(url, timeout=timeout) as response:
+            data: bytes = response.read(MAX_SDIST_BYTES + 1)
+    except (urllib.error.URLError, OSError) as exc:
+        msg = f"could not fetch {url}: {exc}"
+        raise BuildError(msg, stage="fetch") from None
+    if len(data) > MAX_SDIST_BYTES:
+        msg = f"{url} is larger than {MAX_SDIST_BYTES} bytes"
+        raise BuildError(msg, stage="fetch")
+    return data
 
 
 class _LogBuffer:

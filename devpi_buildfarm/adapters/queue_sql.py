@@ -31,7 +31,7 @@ from devpi_buildfarm.core.jobs import (
 from devpi_buildfarm.errors import JobTransitionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 jobs = schema.jobs
 
@@ -88,8 +88,30 @@ class SqlQueue:
 
     # --- adding jobs ----------------------------------------------------------------------
     def enqueue(self, spec: JobSpec, *, now: float, priority: int = 0) -> tuple[int, bool]:
-        """Queue ``spec``; ``(id, False)`` when its (sdist, target) is already known."""
-        return self._insert(spec, now=now, priority=priority, state=JobState.QUEUED, reason=None)
+        """Queue ``spec``; ``(id, False)`` when its (sdist, target) is already known.
+
+        A job recorded as ``skipped`` (a wheel served the target then) is queued again with
+        ``spec``'s builder: the plan now says the target needs a build.
+        """
+        job_id, created = self._insert(
+            spec, now=now, priority=priority, state=JobState.QUEUED, reason=None
+        )
+        if not created and self._revive_skipped(job_id, spec, now=now):
+            return job_id, True
+        return job_id, created
+
+    def _revive_skipped(self, job_id: int, spec: JobSpec, *, now: float) -> bool:
+        values = {name: getattr(spec, name) for name in ("builder", "policy", "index", "upload_to")}
+        values.update(
+            state=str(JobState.QUEUED), attempts=0, not_before=now, finished=None, reason=None
+        )
+        with self._begin() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.state == str(JobState.SKIPPED))
+                .values(**values)
+            )
+        return bool(result.rowcount == 1)
 
     def record_skip(self, spec: JobSpec, reason: str, *, now: float) -> tuple[int, bool]:
         """Record that ``spec`` needs no build, and why (a ``skipped`` job)."""
@@ -239,6 +261,8 @@ class SqlQueue:
                 )
                 values = self._state_values(job, state, now)
                 values["error"] = f"lease of {job.lease_owner!r} expired (worker or server died)"
+                if state is JobState.QUEUED:
+                    values["not_before"] = now  # not the build's fault: no backoff
                 result = conn.execute(
                     jobs.update()
                     .where(jobs.c.id == job.id, jobs.c.state == str(JobState.RUNNING))
@@ -248,6 +272,36 @@ class SqlQueue:
                 if result.rowcount == 1:
                     expired.append(job.id)
         return expired
+
+    def reclaim(self, owners_dead: Callable[[str], bool], *, now: float) -> list[int]:
+        """Queue again, at once, running jobs whose lease owner is known to be dead (a server
+        killed mid-build and restarted); the interrupted attempt does not count."""
+        reclaimed = []
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id, jobs.c.lease_owner, jobs.c.attempts).where(
+                    jobs.c.state == str(JobState.RUNNING)
+                )
+            ).all()
+            for job_id, owner, attempts in rows:
+                if not owner or not owners_dead(owner):
+                    continue
+                result = conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.state == str(JobState.RUNNING))
+                    .where(jobs.c.lease_owner == owner)
+                    .values(
+                        state=str(JobState.QUEUED),
+                        attempts=max(0, attempts - 1),
+                        lease_owner=None,
+                        lease_expires=None,
+                        not_before=now,
+                        error=f"{owner} died during the build; queued again",
+                    )
+                )
+                if result.rowcount == 1:
+                    reclaimed.append(int(job_id))
+        return reclaimed
 
     # --- users ------------------------------------------------------------------------------
     def cancel(self, job_id: int, *, now: float) -> Job:

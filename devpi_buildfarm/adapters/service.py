@@ -14,14 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store
+from devpi_buildfarm.adapters.builders_file import load_builders
 from devpi_buildfarm.adapters.devpi import metrics_for
-from devpi_buildfarm.adapters.farm import Farm, load_builders
 from devpi_buildfarm.config import ServerOptions, option_present
 from devpi_buildfarm.errors import InvalidBuildersError
 from devpi_foundry_common.singletons import per_server
+
+if TYPE_CHECKING:
+    from devpi_buildfarm.adapters.farm import Farm
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 30.0
@@ -40,6 +43,8 @@ def farm_for(xom: Any) -> Farm:
     metrics = metrics_for(xom)  # not inside the factory: devpi's singleton lock is not reentrant
 
     def make() -> Farm:
+        from devpi_buildfarm.adapters.farm import Farm  # SQLAlchemy only when builds happen
+
         options = ServerOptions.from_args(xom.config.args, str(xom.config.server_path))
         return Farm(xom, options, metrics)
 
@@ -90,6 +95,12 @@ def ensure_running(xom: Any) -> Farm | None:
             allowed = farm.options.allow_unisolated
             how = "allowed by --buildfarm-allow-unisolated" if allowed else "refused"
             log.warning("devpi-buildfarm: bubblewrap not found; unisolated builds are %s", how)
+        # before any worker runs: a worker's expiry check would count the attempt
+        try:
+            for job_id in farm.reclaim_orphans():
+                log.warning("job %s: its server died mid-build; queued again", job_id)
+        except Exception:  # the lease expiry handles these jobs later
+            log.exception("devpi-buildfarm: could not reclaim the jobs of a dead server")
         loops: list[Worker | Maintenance] = [Maintenance(farm)]
         loops += [Worker(farm, n) for n in range(farm.options.workers)]
         for loop in loops:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_server.model import BaseStageCustomizer
 
+from devpi_foundry_common.customizers import CustomizerWrapper, Results
 from devpi_policy.adapters import plugins
 from devpi_policy.adapters.policy import IndexPolicy, index_policy, option_problems
 from devpi_policy.core.evaluate import cached_file_denials, cached_release_denials, split_filename
@@ -221,25 +222,9 @@ class PolicyCustomizerMixin:
         )
 
 
-_WRAPPED: dict[type, type] = {}
+_WRAPPER = CustomizerWrapper(PolicyCustomizerMixin, BaseStageCustomizer, "Policy")
 
 
-def with_policy(cls: type) -> type:
-    """``cls`` with the policy mixin in front (cached per class). devpi's
-    BaseStageCustomizer is appended for plugin classes that do not derive from it."""
-    wrapped = _WRAPPED.get(cls)
-    if wrapped is None:
-        if issubclass(cls, PolicyCustomizerMixin):
-            return cls
-        if issubclass(cls, BaseStageCustomizer):
-            bases: tuple[type, ...] = (PolicyCustomizerMixin, cls)
-        else:
-            bases = (PolicyCustomizerMixin, cls, BaseStageCustomizer)
-        wrapped = type(f"Policy{cls.__name__}", bases, {})
-        _WRAPPED[cls] = wrapped
-    return wrapped
-
-
-def wrap_customizers(results: list[list[tuple[str, type]]]) -> list[list[tuple[str, type]]]:
-    """Every plugin's ``(index_type, customizer)`` pairs, each customizer wrapped."""
-    return [[(index_type, with_policy(cls)) for index_type, cls in result] for result in results]
+def wrap_customizers(results: Results) -> Results:
+    """Every plugin's ``(index_type, customizer)`` pairs, each with the policy mixin."""
+    return _WRAPPER.wrap_results(results)

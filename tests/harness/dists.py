@@ -44,6 +44,8 @@ class Project:
     version: str
     metadata: dict[str, str | list[str]] = field(default_factory=dict)
     c_extension: bool = False
+    #: seconds ``bdist_wheel`` sleeps (a slow build, to act on while it runs)
+    build_seconds: float = 0.0
 
     @property
     def module(self) -> str:
@@ -85,7 +87,10 @@ def make_sdist(dest: Path, project: Project) -> Path:
             build-backend = "setuptools.build_meta"
         """),
         "setup.py": textwrap.dedent(f"""\
+            import sys, time
             from setuptools import Extension, setup
+            if "bdist_wheel" in sys.argv and {project.build_seconds!r}:
+                time.sleep({project.build_seconds!r})
             setup(name={project.name!r}, version={project.version!r},
                   packages=[{project.module!r}], {ext})
         """),

@@ -48,7 +48,7 @@ def test_transitions(state: JobState, event: JobEvent, attempts: int, expected: 
     ids=str,
 )
 def test_refused_transitions(state: JobState, event: JobEvent) -> None:
-    with pytest.raises(JobTransitionError, match=f"is '{state}' cannot be '{event}'"):
+    with pytest.raises(JobTransitionError, match=f"cannot {event} a job that is {state}"):
         transition(state, event, attempts=0, max_attempts=3)
 
 

@@ -147,7 +147,7 @@ def test_cancel_and_retry(queue: SqlQueue, spec: Spec) -> None:
     assert not queue.heartbeat(job_id, "w", now=2, seconds=60)  # the worker stops building
     retried = queue.retry(job_id, now=3)
     assert (retried.state, retried.attempts, retried.not_before) == (JobState.QUEUED, 0, 3)
-    with pytest.raises(JobTransitionError, match="'queued' cannot be 'retry'"):
+    with pytest.raises(JobTransitionError, match="cannot retry a job that is queued"):
         queue.retry(job_id, now=4)
     with pytest.raises(KeyError, match="no build job 999"):
         queue.cancel(999, now=4)
@@ -186,3 +186,51 @@ def test_schema_is_created_once(db_url: str, spec: Spec) -> None:
     assert second.find(spec(1).sdist_sha256, spec(1).target) is not None
     first.engine.dispose()
     second.engine.dispose()
+
+
+def test_a_skipped_job_is_queued_again_when_a_plan_needs_it(queue: SqlQueue, spec: Spec) -> None:
+    skipped, _ = queue.record_skip(spec(7, builder=""), "a wheel served it", now=1)
+    job_id, created = queue.enqueue(spec(7), now=2)
+    assert (job_id, created) == (skipped, True)
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.spec.builder, job.reason, job.finished) == (
+        JobState.QUEUED,
+        "local",
+        None,
+        None,
+    )
+    assert queue.lease("w", ["local"], now=3, seconds=60) is not None
+    assert queue.enqueue(spec(7), now=4) == (job_id, False)  # running: left alone
+
+
+def test_reclaim_queues_the_jobs_of_dead_owners_at_once(queue: SqlQueue, spec: Spec) -> None:
+    dead_id, _ = queue.enqueue(spec(1), now=1)
+    alive_id, _ = queue.enqueue(spec(2), now=1)
+    assert queue.lease("host:111:worker-0", ["local"], now=2, seconds=60) is not None
+    assert queue.lease("host:222:worker-0", ["local"], now=2, seconds=60) is not None
+    reclaimed = queue.reclaim(lambda owner: owner.startswith("host:111:"), now=3)
+    assert reclaimed == [dead_id]
+    job, alive = queue.get(dead_id), queue.get(alive_id)
+    assert job is not None
+    assert alive is not None
+    assert (job.state, job.attempts, job.not_before, job.lease_owner) == (
+        JobState.QUEUED,
+        0,
+        3,
+        None,
+    )
+    assert "host:111:worker-0 died during the build" in (job.error or "")
+    assert alive.state is JobState.RUNNING
+    again = queue.lease("host:333:worker-0", ["local"], now=3, seconds=60)
+    assert again is not None
+    assert (again.id, again.attempts) == (dead_id, 1)
+
+
+def test_an_expired_lease_is_queued_without_backoff(queue: SqlQueue, spec: Spec) -> None:
+    job_id, _ = queue.enqueue(spec(1), now=1)
+    assert queue.lease("w", ["local"], now=2, seconds=10) is not None
+    assert queue.requeue_expired(now=20) == [job_id]
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.not_before, job.attempts) == (JobState.QUEUED, 20, 1)

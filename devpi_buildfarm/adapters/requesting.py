@@ -1,0 +1,115 @@
+"""``devpi build request``: builds asked for by name, from any sdist an index serves.
+
+A request names requirements (``lxml>=5``); for each, the index's whole view (its own
+files, those of its bases, mirrored ones included) gives the newest matching version
+with an sdist. Builds are planned as for uploads (a target a wheel already serves is
+skipped, with the reason) and published into the index's ``buildfarm_upload_to``. A
+mirrored sdist need not be cached yet: the worker fetches it through this server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from devpi_buildfarm.adapters.devpi_store import is_sdist, release_files, upload_target
+from devpi_buildfarm.core import plan
+from devpi_buildfarm.core.jobs import JobSpec
+from devpi_buildfarm.core.requests import newest_matching
+
+if TYPE_CHECKING:
+    from devpi_buildfarm.adapters.farm import Farm
+    from devpi_buildfarm.core.requests import Wanted
+
+
+class RequestError(ValueError):
+    """A requirement that names nothing buildable (reported per requirement)."""
+
+
+def request_builds(
+    farm: Farm, stage: Any, wanted: list[Wanted], patterns: list[str]
+) -> list[dict[str, Any]]:
+    """One result row per requirement: the jobs it has (new, existing, skipped) or an error."""
+    rows = []
+    for item in wanted:
+        row: dict[str, Any] = {"requirement": item.text, "project": item.project, "jobs": []}
+        try:
+            base, wheels = _resolve(farm, stage, item)
+        except RequestError as exc:
+            row["error"] = str(exc)
+        else:
+            row.update(version=base.version, sdist=base.sdist, error=None)
+            row["jobs"] = _queue(farm, base, patterns, wheels)
+        rows.append(row)
+    return rows
+
+
+def _resolve(farm: Farm, stage: Any, item: Wanted) -> tuple[JobSpec, list[str]]:
+    """The job template for ``item`` and the wheels its release already has."""
+    try:
+        links = list(stage.get_simplelinks(item.project))
+    except stage.UpstreamError as exc:
+        msg = f"{item.text}: the mirror could not reach its upstream: {exc}"
+        raise RequestError(msg) from None
+    sdists = [link for link in links if is_sdist(link.basename)]
+    version = newest_matching(sorted({link.version for link in sdists}), item.specifier)
+    if version is None:
+        offered = sorted({link.version for link in sdists})
+        what = f"versions with an sdist: {', '.join(offered)}" if offered else "it has no sdist"
+        msg = f"{item.text}: no matching sdist on {stage.name} ({what})"
+        raise RequestError(msg)
+    sdist = next(link for link in sdists if link.version == version)
+    sha256 = sdist.hashes.get("sha256") or _stored_sha256(farm, sdist.path)
+    if not sha256:
+        msg = f"{item.text}: {sdist.basename} has no sha256 (its upstream offers none)"
+        raise RequestError(msg)
+    wheels = [link.basename for link in links if link.version == version]
+    upload_to = upload_target(stage)
+    if upload_to != stage.name and (target := farm.xom.model.getstage(upload_to)) is not None:
+        wheels += [link.basename for link in release_files(target, item.project, version)]
+    base = JobSpec(
+        project=item.project,
+        version=version,
+        sdist=sdist.basename,
+        sdist_sha256=str(sha256),
+        sdist_path=sdist.path,
+        index=stage.name,
+        upload_to=upload_to,
+        target="",
+        builder="",
+    )
+    return base, [w for w in wheels if w.endswith(".whl")]
+
+
+def _stored_sha256(farm: Farm, path: str) -> str | None:
+    entry = farm.xom.filestore.get_file_entry(path)
+    if entry is None:
+        return None
+    value = entry.hashes.get("sha256") if entry.hashes else None
+    return str(value) if value else None
+
+
+def _queue(farm: Farm, base: JobSpec, patterns: list[str], wheels: list[str]) -> list[Any]:
+    now = time.time()
+    result = []
+    for planned in plan.plan_builds(base, patterns, farm.builders, wheels):
+        if planned.job is None:
+            spec = replace(base, target=planned.target)
+            job_id, created = farm.queue.record_skip(spec, planned.skip or "not needed", now=now)
+        else:
+            job_id, created = farm.queue.enqueue(planned.job, now=now)
+            if created:
+                farm.metrics.inc("jobs_queued_total")
+        job = farm.queue.get(job_id)
+        result.append(
+            {
+                "id": job_id,
+                "target": planned.target,
+                "new": created,
+                "state": str(job.state) if job else "unknown",
+                "reason": job.reason if job else planned.skip,
+                "index": job.spec.index if job else base.index,
+            }
+        )
+    return result
