@@ -121,6 +121,11 @@ def wait_state(api: DevpiApi, index: str, job_id: int, state: str, timeout: floa
     raise AssertionError(msg)
 
 
+def read_log(api: DevpiApi, index: str, job_id: int) -> str:
+    path = f"{index}/+buildfarm/jobs/{job_id}/log"
+    return api.request("GET", path, headers={"Accept": "text/plain"}).body.decode()
+
+
 def wheels_of(api: DevpiApi, index: str, project: str, version: str) -> list[str]:
     links = api.ok("GET", f"{index}/{project}/{version}")["+links"]
     return [link["href"].rsplit("/", 1)[1] for link in links if link["href"].endswith(".whl")]
@@ -141,7 +146,7 @@ def test_sdist_upload_leads_to_an_installable_manylinux_wheel(
     project = Project("ext-demo", "1.0", c_extension=True)
     bob(server, tmp_path / "client", "bob/dev")("upload", str(make_sdist(tmp_path, project)))
     (job,) = wait_for(api, "bob/dev", "ext-demo")
-    log = api.request("GET", f"bob/dev/+buildfarm/jobs/{job['id']}/log").body.decode()
+    log = read_log(api, "bob/dev", job["id"])
     assert job["state"] == "succeeded", log[-3000:]
     assert job["target"] == TARGET
     assert "manylinux" in job["wheel"]
@@ -273,6 +278,6 @@ def test_kill_9_mid_build_then_restart_builds_once(
     assert done["id"] == job["id"]
     assert done["attempts"] == 1  # the interrupted attempt does not count
     assert wheels_of(api, "bob/dev", "ext-crash", "1.0") == [done["wheel"]]
-    log = api.request("GET", f"bob/dev/+buildfarm/jobs/{job['id']}/log").body.decode()
+    log = read_log(api, "bob/dev", job["id"])
     assert log.count("published") == 1
     assert_installs(server, "bob/dev", project, tmp_path)
