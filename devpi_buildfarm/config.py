@@ -43,6 +43,8 @@ class ServerOptions:
     log_max_bytes: int
     log_retention_days: float
     server_url: str | None
+    env_cache_seconds: float = 600.0
+    workdir: str = ""
 
     @classmethod
     def from_args(cls, args: Any, serverdir: str) -> ServerOptions:
@@ -63,6 +65,8 @@ class ServerOptions:
             log_max_bytes=int(get("log_max_bytes", 4 * 1024 * 1024)),
             log_retention_days=float(get("log_retention_days", 30)),
             server_url=get("server_url", None),
+            env_cache_seconds=float(get("env_cache_seconds", 600)),
+            workdir=f"{serverdir}/.buildfarm",
         )
 
 
@@ -91,6 +95,9 @@ SERVER_OPTIONS: Final = (
         "help": "size cap of one job's build log"}),
     ("--buildfarm-log-retention-days", {"type": float, "default": 30.0, "metavar": "D",
         "help": "build logs of jobs finished longer ago are deleted"}),
+    ("--buildfarm-env-cache-seconds", {"type": float, "default": 600.0, "metavar": "S",
+        "help": "reuse an installed build environment (same index and build requirements) "
+        "for this long; 0: install the requirements for every build"}),
     ("--buildfarm-server-url", {"metavar": "URL", "default": None, "help":
         "URL builds use to reach this server's indexes for build dependencies "
         "(default: http://<host>:<port> of this server)"}),

@@ -114,6 +114,8 @@ def _user_event(request: Any, event: str) -> None:
         )
     except JobTransitionError as exc:
         apireturn(409, message=str(exc))
+    if event == "retry":
+        _farm(request).wake.set()
     apireturn(200, type="buildjob", result=changed.as_json())
 
 

@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store, process
 from devpi_buildfarm.adapters.builders_file import load_builders
+from devpi_buildfarm.adapters.envcache import EnvCache
+from devpi_buildfarm.adapters.fetching import fetch
 from devpi_buildfarm.adapters.joblog import JobLogs
+from devpi_buildfarm.adapters.jobrun import Heartbeat, LogBuffer
 from devpi_buildfarm.adapters.local_runner import LocalBackend
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
 from devpi_buildfarm.core import plan, wheels
@@ -48,10 +51,15 @@ class Farm:
             Path(options.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.queue = SqlQueue.from_url(options.db, max_attempts=options.max_attempts)
         self.logs = JobLogs(self.queue, max_bytes=options.log_max_bytes)
-        self.backend = LocalBackend(allow_unisolated=options.allow_unisolated)
+        cache = None
+        if options.env_cache_seconds > 0:
+            cache = EnvCache(Path(options.workdir) / "envs", ttl=options.env_cache_seconds)
+        self.backend = LocalBackend(allow_unisolated=options.allow_unisolated, env_cache=cache)
         self.owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
         self.threads: list[threading.Thread] = []
         self.stopping = threading.Event()
+        #: set when jobs were queued here: idle workers lease at once instead of polling
+        self.wake = threading.Event()
 
     @property
     def server_url(self) -> str:
@@ -122,8 +130,8 @@ class Farm:
         return True
 
     def run(self, job: Job, owner: str) -> None:
-        sink = _LogBuffer(self.logs, job)
-        beat = _Heartbeat(self, job, owner)
+        sink = LogBuffer(self.logs, job)
+        beat = Heartbeat(self, job, owner)
         timings: dict[str, float] = {}
         beat.start()
         try:
@@ -143,7 +151,7 @@ class Farm:
             sink.flush()
 
     def _failed(
-        self, job: Job, owner: str, sink: _LogBuffer, error: str, timings: dict[str, float]
+        self, job: Job, owner: str, sink: LogBuffer, error: str, timings: dict[str, float]
     ) -> None:
         sink(f"devpi-buildfarm: job {job.id} failed: {error}\n".encode())
         sink.flush()
@@ -151,14 +159,14 @@ class Farm:
             self.metrics.inc("jobs_failed_total")
 
     def _build_and_publish(
-        self, job: Job, sink: _LogBuffer, beat: _Heartbeat, timings: dict[str, float]
+        self, job: Job, sink: LogBuffer, beat: Heartbeat, timings: dict[str, float]
     ) -> Outcome:
         builder = self.by_name[job.spec.builder]
         with process.timed(timings, "fetch"):
             data = devpi_store.read_file(self.xom, job.spec.sdist_path)
             if data is None:  # a mirrored file not cached yet: devpi fetches and caches it
                 sink(f"devpi-buildfarm: fetching {job.spec.sdist} through the mirror\n".encode())
-                data = fetch(f"{self.server_url}/{job.spec.sdist_path}")
+                data = fetch(f"{self.server_url}/{job.spec.sdist_path}", log=sink)
             if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
                 msg = f"{job.spec.sdist!r} does not match its sha256"
                 raise BuildError(msg, stage="fetch")
@@ -207,9 +215,6 @@ class Farm:
         return hashlib.sha256(data).hexdigest()
 
 
-MAX_SDIST_BYTES = 1024**3
-
-
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -218,75 +223,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
-
-
-def fetch(url: str, *, timeout: float = 300.0) -> bytes:
-    """GET ``url`` (this server's own ``+f`` URL); :class:`BuildError` when that fails."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies
-        with opener.open(url, timeout=timeout) as response:
-            data: bytes = response.read(MAX_SDIST_BYTES + 1)
-    except (urllib.error.URLError, OSError) as exc:
-        msg = f"could not fetch {url}: {exc}"
-        raise BuildError(msg, stage="fetch") from None
-    if len(data) > MAX_SDIST_BYTES:
-        msg = f"{url} is larger than {MAX_SDIST_BYTES} bytes"
-        raise BuildError(msg, stage="fetch")
-    return data
-
-
-class _LogBuffer:
-    """Collects a build's output; writes it to the queue database at most every second."""
-
-    def __init__(self, logs: JobLogs, job: Job) -> None:
-        self.logs, self.job = logs, job
-        self.parts: list[bytes] = []
-        self.last = time.monotonic()
-        self.lock = threading.Lock()
-
-    def __call__(self, data: bytes) -> None:
-        with self.lock:
-            self.parts.append(data)
-        if time.monotonic() - self.last > 1.0:
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            data, self.parts = b"".join(self.parts), []
-            self.last = time.monotonic()
-        if data:
-            try:
-                self.logs.append(self.job.id, self.job.attempts, data, now=time.time())
-            except Exception:
-                log.exception("job %s: could not store log output", self.job.id)
-
-
-class _Heartbeat(threading.Thread):
-    """Keeps a job's lease alive; sets ``lost`` when the job was cancelled or taken away."""
-
-    def __init__(self, farm: Farm, job: Job, owner: str) -> None:
-        super().__init__(name=f"buildfarm-heartbeat-{job.id}", daemon=True)
-        self.farm, self.job, self.owner = farm, job, owner
-        self.lost = threading.Event()
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        seconds = self.farm.options.lease_seconds
-        while not self.done.wait(max(1.0, seconds / 3)):
-            try:
-                alive = self.farm.queue.heartbeat(
-                    self.job.id, self.owner, now=time.time(), seconds=seconds
-                )
-            except Exception:
-                log.exception("job %s: heartbeat failed", self.job.id)
-                continue
-            if not alive:
-                log.warning("job %s: lease lost (cancelled or expired); stopping", self.job.id)
-                self.lost.set()
-                return
-
-    def stop(self) -> None:
-        self.done.set()

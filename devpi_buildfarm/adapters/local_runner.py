@@ -1,7 +1,7 @@
 """The local backend: builds on this host, in a throw-away directory per job.
 
 Steps (each timed): ``deps`` unpacks the sdist (bounded), resolves its build requirements
-through the devpi index into a wheelhouse and installs them into a fresh venv; ``build``
+through the devpi index (wheels only) and installs them into a fresh venv; ``build``
 calls the PEP 517 hooks (``pyproject_hooks``) offline; ``repair`` runs ``auditwheel
 repair`` on Linux platform wheels; ``smoke`` installs the wheel into another fresh venv
 (``venv --without-pip`` plus the host pip's ``--python``) and imports its top-level
@@ -23,6 +23,7 @@ from packaging.utils import parse_wheel_filename
 from pyproject_hooks import BuildBackendHookCaller
 
 from devpi_buildfarm.adapters import process
+from devpi_buildfarm.adapters.envcache import env_key
 from devpi_buildfarm.core import sandbox, wheels
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core.ports import BuildRequest, BuildResult
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import contextlib
     from collections.abc import Callable, Mapping, Sequence
 
+    from devpi_buildfarm.adapters.envcache import EnvCache
     from devpi_buildfarm.core.ports import BuildLog
 
 log = logging.getLogger(__name__)
@@ -49,11 +51,18 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, *, allow_unisolated: bool, python: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_unisolated: bool,
+        python: str | None = None,
+        env_cache: EnvCache | None = None,
+    ) -> None:
         self.python = python or sys.executable
         self.bwrap = shutil.which("bwrap")
         self.prlimit = shutil.which("prlimit")
         self.allow_unisolated = allow_unisolated
+        self.env_cache = env_cache
 
     @property
     def isolation(self) -> str:
@@ -169,15 +178,32 @@ class _Job:
         return self.work / "src" / top
 
     def pip_install(self, venv: Path, requirements: Sequence[str], stage: str) -> None:
-        """Resolve ``requirements`` (wheels only) through the index, install them offline."""
+        """Resolve ``requirements`` through the index and install them, wheels only (no
+        package code runs: nothing is built), with the host's pip into ``venv``."""
         if not requirements:
             return
-        wheelhouse = str(self.work / "wheelhouse")
-        pip = [self.backend.python, "-m", "pip"]
-        self.host([*pip, "download", "--isolated", "--only-binary", ":all:", "--dest", wheelhouse,
+        self.host([self.backend.python, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                   "install", "--isolated", "--only-binary", ":all:", "--no-cache-dir",
                    "--index-url", self.request.index_url, *requirements], stage)  # fmt: skip
-        self.host([*pip, "--python", str(venv / "bin" / "python"), "install", "--isolated",
-                   "--no-index", "--find-links", wheelhouse, *requirements], stage)  # fmt: skip
+
+    def build_env(self, requirements: Sequence[str]) -> Path:
+        """A fresh venv with ``requirements``: a copy of a cached one when possible."""
+        path = self.work / "buildenv"
+        cache = self.backend.env_cache
+        if cache is None or not requirements:
+            self.venv(path.name)
+            self.pip_install(path, requirements, "deps")
+            return path
+
+        def make(staging: Path) -> None:
+            self.host([self.backend.python, "-m", "venv", "--without-pip", str(staging)], "deps")
+            self.pip_install(staging, requirements, "deps")
+
+        key = env_key(self.request.index_url, self.backend.python, requirements)
+        if cache.provide(key, path, make):
+            self.log(f"deps: build environment for {' '.join(requirements)} from the cache "
+                     f"(made within {cache.ttl:.0f} s from the same index)\n".encode())  # fmt: skip
+        return path
 
     def venv(self, name: str) -> Path:
         path = self.work / name
@@ -186,8 +212,7 @@ class _Job:
 
     def prepare(self, source: Path) -> BuildBackendHookCaller:
         system = _build_system(source)
-        env = self.venv("buildenv")
-        self.pip_install(env, system["requires"], "deps")
+        env = self.build_env(system["requires"])
         hooks = BuildBackendHookCaller(
             str(source),
             system["build-backend"] or LEGACY_BACKEND,

@@ -65,8 +65,16 @@ jobs = sa.Table(
     sa.Column("isolation", sa.String(32)),
     sa.Column("timings", sa.Text),
     sa.UniqueConstraint("sdist_sha256", "target", name="uq_buildfarm_jobs_sdist_target"),
-    # the lease query: the first due queued job of some builders, by priority and age
-    sa.Index("ix_buildfarm_jobs_lease", "state", "priority", "id"),
+    # the lease query: the first due queued job of some builders, by priority and age. A
+    # partial index holds only queued jobs, in lease order, so the planner walks it from
+    # the start even when its statistics are stale (100k jobs queued in one burst)
+    sa.Index(
+        "ix_buildfarm_jobs_queued",
+        "priority",
+        "id",
+        postgresql_where=sa.text("state = 'queued'"),
+        sqlite_where=sa.text("state = 'queued'"),
+    ),
     sa.Index("ix_buildfarm_jobs_project", "project"),
 )
 
@@ -102,6 +110,9 @@ def make_engine(url: str) -> sa.Engine:
 def ensure_schema(engine: sa.Engine) -> None:
     """Create missing tables and record the schema version."""
     metadata.create_all(engine)
+    for table in (jobs, logs):  # indexes added after a database was created
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     with engine.begin() as conn:
         found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
         if found is None:

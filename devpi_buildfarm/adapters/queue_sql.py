@@ -174,6 +174,12 @@ class SqlQueue:
             .returning(*jobs.c)
         )
         with self._begin() as conn:
+            if self.postgres:
+                # the right plan is always the ordered walk of the partial index of queued
+                # jobs; right after a burst of enqueues PostgreSQL's statistics still say
+                # "a few rows" and it would sort the whole queue instead (40 ms at 100k)
+                conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+                conn.execute(sa.text("SET LOCAL enable_sort = off"))
             row = conn.execute(stmt).first()
         return None if row is None else _job(row)
 

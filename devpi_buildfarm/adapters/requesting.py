@@ -101,6 +101,9 @@ def _queue(farm: Farm, base: JobSpec, patterns: list[str], wheels: list[str]) ->
             job_id, created = farm.queue.enqueue(planned.job, now=now)
             if created:
                 farm.metrics.inc("jobs_queued_total")
+                # wake the workers once this request's transaction (which may have just
+                # recorded the mirror's file entries) is committed
+                farm.xom.keyfs.tx.on_commit_success(farm.wake.set)
         job = farm.queue.get(job_id)
         result.append(
             {

@@ -126,6 +126,7 @@ def on_upload(stage: Any, project: str, version: str, link: Any) -> None:
     for job_id in farm.enqueue_release(stage, project, version, link):
         metrics_for(xom).inc("jobs_queued_total")
         log.debug("job %s queued for %s", job_id, link.basename)
+        farm.wake.set()
 
 
 def update_gauges(xom: Any) -> None:
@@ -154,8 +155,9 @@ class Worker:
                 log.exception("devpi-buildfarm %s: error", self.name)
                 metrics_for(self.farm.xom).inc("worker_errors_total")
                 busy = False
-            if not busy:
-                self.farm.stopping.wait(self.idle_seconds)
+            if not busy:  # sleep until a job is queued (or a second has passed)
+                self.farm.wake.wait(self.idle_seconds)
+                self.farm.wake.clear()
 
 
 class Maintenance:

@@ -1,0 +1,241 @@
+"""Benchmarks of devpi_buildfarm (``tox -e bench`` runs them after tools/bench.py).
+
+- **lease latency**: one ``SqlQueue.lease`` with 100k queued jobs, on SQLite and on the
+  machine's PostgreSQL (goal: p99 < 10 ms);
+- **P3**: from the response to ``devpi upload`` of a C-extension sdist to the first
+  successful ``pip download --only-binary :all:`` of its wheel, minus ``pip wheel --no-deps``
+  of the same sdist from a local wheelhouse (the build itself); median of 5, with the
+  median of each build stage (goal: <= 3 s);
+- **devpi build request -r** of a 20-package requirements file against devpi-builder on the
+  same file, same server, same sdists (goal: >= 1.8x faster). The farm runs as many
+  in-process workers as the machine has cores (``--buildfarm-workers``).
+
+Usage: python tools/bench_buildfarm.py --builder-venv VENV [--check] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from devpi_buildfarm.adapters import queue_schema
+from devpi_buildfarm.adapters.queue_sql import SqlQueue
+from devpi_buildfarm.core.jobs import STAGES
+from devpi_buildfarm.core.targets import host_target
+from harness import postgres
+from harness.api import DevpiApi
+from harness.clients import DevpiClient, pip_download
+from harness.dists import Project, make_sdist, repack_installed
+from harness.env import isolated_env
+from harness.server import ROOT_PASSWORD, DevpiServer
+
+BINDIR = Path(sys.executable).parent
+TARGET, _ = host_target(sys.version_info[:2], platform.machine(), platform.libc_ver())
+TOOLS = ("setuptools", "wheel", "packaging")
+FINAL = ("succeeded", "failed", "cancelled", "skipped")
+Row = tuple[str, float, str, bool]
+P3_GOAL_SECONDS = 3.0
+LEASE_GOAL_MS = 10.0
+SPEEDUP_GOAL = 1.8
+
+
+def lease_latency(url: str, jobs: int, leases: int) -> tuple[float, float]:
+    """(p50, p99) milliseconds of one lease with ``jobs`` queued jobs."""
+    queue = SqlQueue.from_url(url)
+    with queue.engine.begin() as conn:
+        conn.execute(queue_schema.jobs.delete())
+    now = time.time()
+    rows = [
+        {"project": f"p{n}", "version": "1.0", "sdist": f"p{n}-1.0.tar.gz",
+         "sdist_sha256": f"{n:064x}", "sdist_path": f"a/b/+f/{n}/p{n}-1.0.tar.gz",
+         "index": "a/b", "upload_to": "a/b", "target": TARGET, "builder": "local",
+         "state": "queued", "attempts": 0, "max_attempts": 3, "priority": 0,
+         "created": now, "not_before": now}
+        for n in range(jobs)
+    ]  # fmt: skip
+    with queue.engine.begin() as conn:
+        for start in range(0, jobs, 10_000):
+            conn.execute(queue_schema.jobs.insert(), rows[start : start + 10_000])
+    times = []
+    for n in range(leases):
+        started = time.perf_counter()
+        job = queue.lease(f"bench:{n}", ["local"], now=time.time(), seconds=60)
+        times.append((time.perf_counter() - started) * 1000)
+        assert job is not None  # noqa: S101
+    queue.engine.dispose()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def start_farm(work: Path, workers: int) -> tuple[DevpiServer, DevpiApi, DevpiClient]:
+    args = ("--buildfarm-workers", str(workers), "--buildfarm-max-attempts", "1")
+    server = DevpiServer(work / "serverdir", BINDIR, args=args).start()
+    root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+    root.create_index("root/tools", bases=[])
+    wheels = [str(repack_installed(dist, work / "tools")) for dist in TOOLS]
+    devpi = DevpiClient(work / "client").use_login(server.url, "root", ROOT_PASSWORD)
+    devpi("use", "root/tools")
+    devpi("upload", *wheels)
+    return server, root, devpi
+
+
+def wait_jobs(api: DevpiApi, index: str, project: str | None = None, count: int = 1) -> list[Any]:
+    query = f"?project={project}" if project else "?limit=1000"
+    while True:
+        jobs = api.ok("GET", f"{index}/+buildfarm/jobs{query}")
+        if len(jobs) >= count and all(j["state"] in FINAL for j in jobs):
+            return list(jobs)
+        time.sleep(0.05)
+
+
+def p3(work: Path, rounds: int) -> list[Row]:
+    """Upload-to-installable latency minus the bare build, per-stage medians."""
+    server, root, devpi = start_farm(work, workers=1)
+    try:
+        root.create_index("root/p3", bases=["root/tools"], buildfarm_targets=[TARGET])
+        devpi("use", "root/p3")
+        overheads: list[float] = []
+        totals: list[float] = []
+        bare: list[float] = []
+        stages: dict[str, list[float]] = {s: [] for s in ("queue", *STAGES)}
+        wheelhouse = work / "tools"
+        for n in range(rounds):
+            sdist = make_sdist(work / "p3", Project(f"p3-demo{n}", "1.0", c_extension=True))
+            started = time.perf_counter()
+            bare_wheel = subprocess.run(
+                [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--find-links",
+                 str(wheelhouse), "-w", str(work / f"bare{n}"), str(sdist)],
+                env=isolated_env(work / "home"), capture_output=True, check=True,
+            )  # fmt: skip
+            bare.append(time.perf_counter() - started)
+            assert bare_wheel.returncode == 0  # noqa: S101
+            devpi("upload", str(sdist))
+            uploaded = time.perf_counter()
+            (job,) = wait_jobs(root, "root/p3", f"p3-demo{n}")
+            assert job["state"] == "succeeded", job  # noqa: S101
+            pip_download(work / f"dl{n}", work / "pip", f"{server.url}/root/p3/+simple/",
+                         "--only-binary", ":all:", f"p3-demo{n}")  # fmt: skip
+            totals.append(time.perf_counter() - uploaded)
+            overheads.append(totals[-1] - bare[-1])
+            stages["queue"].append(job["started"] - job["created"])
+            for stage in STAGES:
+                stages[stage].append(job["timings"].get(stage, 0.0))
+        rows: list[Row] = [
+            ("P3 upload -> pip download (s)", statistics.median(totals), "", True),
+            ("P3 pip wheel --no-deps alone (s)", statistics.median(bare), "", True),
+            ("P3 overhead (s)", statistics.median(overheads), "<= 3 s",
+             statistics.median(overheads) <= P3_GOAL_SECONDS),
+        ]  # fmt: skip
+        rows += [(f"  stage {s} (s)", statistics.median(v), "", True) for s, v in stages.items()]
+        return rows
+    finally:
+        server.stop()
+
+
+def versus_devpi_builder(work: Path, builder_venv: Path, packages: int) -> list[Row]:
+    """``devpi build request -r`` against devpi-builder: same server, file and sdists."""
+    workers = os.cpu_count() or 1
+    server, root, devpi = start_farm(work, workers=workers)
+    try:
+        root.create_index("root/src", bases=["root/tools"])
+        sdists = [
+            str(make_sdist(work / "src", Project(f"req-pkg{n}", "1.0", c_extension=True)))
+            for n in range(packages)
+        ]
+        devpi("use", "root/src")
+        devpi("upload", *sdists)
+        requirements = work / "requirements.txt"
+        requirements.write_text("".join(f"req-pkg{n}==1.0\n" for n in range(packages)))
+        for index in ("root/farm", "root/builder"):
+            root.create_index(index, bases=["root/src"])
+
+        started = time.perf_counter()
+        devpi("use", "root/farm")
+        devpi("build", "request", "-r", str(requirements), "--target", TARGET, "--wait")
+        farm_seconds = time.perf_counter() - started
+
+        env = isolated_env(work / "builder-home", index_url=f"{server.url}/root/builder/+simple/")
+        env["PATH"] = f"{builder_venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        started = time.perf_counter()
+        subprocess.run(
+            [str(builder_venv / "bin" / "devpi-builder"), "--batch", "--user", "root",
+             "--password", ROOT_PASSWORD, str(requirements), f"{server.url}/root/builder"],
+            env=env, capture_output=True, check=True, timeout=3600,
+        )  # fmt: skip
+        builder_seconds = time.perf_counter() - started
+        built = [
+            ln for n in range(packages)
+            for ln in root.ok("GET", f"root/farm/req-pkg{n}/1.0")["+links"]
+            if ln["href"].endswith(".whl")
+        ]  # fmt: skip
+        assert len(built) == packages, built  # noqa: S101
+        speedup = builder_seconds / farm_seconds
+        return [
+            (f"devpi build request -r, {packages} sdists, {workers} workers (s)",
+             farm_seconds, "", True),
+            ("devpi-builder, same file (s)", builder_seconds, "", True),
+            ("speed-up over devpi-builder (x)", speedup, ">= 1.8x", speedup >= SPEEDUP_GOAL),
+        ]  # fmt: skip
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--builder-venv", type=Path, required=True, help="venv with devpi-builder")
+    parser.add_argument("--jobs", type=int, default=100_000, help="queued jobs for lease timing")
+    parser.add_argument("--leases", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5, help="P3 rounds")
+    parser.add_argument("--packages", type=int, default=20)
+    parser.add_argument("--only", choices=["lease", "p3", "builder"], action="append")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args, ignored = parser.parse_known_args()  # tox -e bench passes tools/bench.py's too
+    if ignored:
+        print(f"bench_buildfarm: ignoring {' '.join(ignored)}")
+    wanted = set(args.only or ["lease", "p3", "builder"])
+    rows: list[Row] = []
+    with TemporaryDirectory(prefix="foundry-bench-buildfarm-") as tmp:
+        work = Path(tmp)
+        if "lease" in wanted:
+            databases: list[tuple[str, str, str | None]] = [
+                ("SQLite", f"sqlite:///{work / 'lease.sqlite'}", None)
+            ]
+            if postgres.available() is None:
+                created = postgres.create_database("foundry_bench")
+                url = postgres.url(created, "postgresql+pg8000")
+                databases.append(("PostgreSQL", url, created))
+            else:
+                print("PostgreSQL not available: lease latency on SQLite only")
+            for label, db_url, database in databases:
+                try:
+                    p50, p99 = lease_latency(db_url, args.jobs, args.leases)
+                finally:
+                    if database:
+                        postgres.drop_database(database)
+                rows.append((f"lease p50, {args.jobs} queued, {label} (ms)", p50, "", True))
+                rows.append((f"lease p99, {args.jobs} queued, {label} (ms)", p99, "< 10 ms",
+                             p99 < LEASE_GOAL_MS))  # fmt: skip
+        if "p3" in wanted:
+            rows += p3(work / "p3", args.rounds)
+        if "builder" in wanted:
+            rows += versus_devpi_builder(work / "builder", args.builder_venv, args.packages)
+    print(f"\ndevpi-buildfarm bench (target {TARGET}, {os.cpu_count()} cores)")
+    print(f"{'measurement':62} {'value':>9}  {'goal':10} ok")
+    for name, value, goal, met in rows:
+        print(f"{name:62} {value:9.3f}  {goal:10} {('yes' if met else 'NO') if goal else ''}")
+    missed = [name for name, _, goal, met in rows if goal and not met]
+    if missed:
+        print("SOME GOALS MISSED")
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
