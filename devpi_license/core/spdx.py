@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
@@ -80,22 +84,27 @@ def parse(expression: str) -> Node:
     return node
 
 
+def _joined(
+    tokens: list[str],
+    operator: str,
+    operand: Callable[[list[str]], tuple[Node, list[str]]],
+    make: Callable[[tuple[Node, ...]], Node],
+) -> tuple[Node, list[str]]:
+    """``operand (operator operand)*``, one node when there is one operand."""
+    node, tokens = operand(tokens)
+    items = [node]
+    while tokens and tokens[0] == operator:
+        node, tokens = operand(tokens[1:])
+        items.append(node)
+    return (items[0] if len(items) == 1 else make(tuple(items))), tokens
+
+
 def _or(tokens: list[str]) -> tuple[Node, list[str]]:
-    node, tokens = _and(tokens)
-    options = [node]
-    while tokens and tokens[0] == "OR":
-        node, tokens = _and(tokens[1:])
-        options.append(node)
-    return (options[0] if len(options) == 1 else Either(tuple(options))), tokens
+    return _joined(tokens, "OR", _and, Either)
 
 
 def _and(tokens: list[str]) -> tuple[Node, list[str]]:
-    node, tokens = _atom(tokens)
-    parts = [node]
-    while tokens and tokens[0] == "AND":
-        node, tokens = _atom(tokens[1:])
-        parts.append(node)
-    return (parts[0] if len(parts) == 1 else All(tuple(parts))), tokens
+    return _joined(tokens, "AND", _atom, All)
 
 
 def _atom(tokens: list[str]) -> tuple[Node, list[str]]:
