@@ -50,19 +50,20 @@ def release_files(stage: Any, project: str, version: str) -> list[Any]:
 
 def plan_release(
     xom: Any, stage: Any, link: Any, *, release: tuple[str, str], builders: tuple[Builder, ...]
-) -> list[plan.Planned]:
-    """The builds the sdist ``link`` of ``stage`` needs (inside a keyfs transaction)."""
+) -> tuple[JobSpec, list[plan.Planned]]:
+    """The job template of the sdist ``link`` of ``stage`` and the builds it needs (inside
+    a keyfs transaction)."""
     project, version = release
+    base = spec_for(stage, project, version, link)
     patterns = targets_of(stage)
     if not patterns:
-        return []
+        return base, []
     upload_to = upload_target(stage)
     wheels = [ln.basename for ln in release_files(stage, project, version)]
     target_stage = xom.model.getstage(upload_to) if upload_to != stage.name else None
     if target_stage is not None:
         wheels += [ln.basename for ln in release_files(target_stage, project, version)]
-    base = spec_for(stage, project, version, link)
-    return plan.plan_builds(base, patterns, builders, wheels)
+    return base, plan.plan_builds(base, patterns, builders, wheels)
 
 
 def spec_for(stage: Any, project: str, version: str, link: Any, target: str = "") -> JobSpec:

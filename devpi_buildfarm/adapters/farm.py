@@ -14,6 +14,7 @@ import socket
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from devpi_foundry_common.archive import ArchiveError
 
 if TYPE_CHECKING:
     from devpi_buildfarm.config import ServerOptions
+    from devpi_buildfarm.core.jobs import JobSpec
+    from devpi_buildfarm.core.plan import Planned
     from devpi_foundry_common.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -73,21 +76,31 @@ class Farm:
     # --- enqueueing ----------------------------------------------------------------------------
     def enqueue_release(self, stage: Any, project: str, version: str, link: Any) -> list[int]:
         """Queue the builds an sdist needs (called inside a keyfs transaction)."""
-        queued = []
-        now = time.time()
-        for planned in devpi_store.plan_release(
+        base, planned = devpi_store.plan_release(
             self.xom, stage, link, release=(project, version), builders=self.builders
-        ):
-            job = planned.job
-            if job is None:
-                base = devpi_store.spec_for(stage, project, version, link, planned.target)
-                self.queue.record_skip(base, planned.skip or "not needed", now=now)
-                continue
-            job_id, created = self.queue.enqueue(job, now=now)
-            if created:
-                queued.append(job_id)
-                log.info("queued job %s: %s %s for %s", job_id, project, version, job.target)
-        return queued
+        )
+        return [
+            job_id
+            for item, job_id, created in self.queue_plan(base, planned)
+            if created and item.job is not None
+        ]
+
+    def queue_plan(self, base: JobSpec, planned: list[Planned]) -> list[tuple[Planned, int, bool]]:
+        """Record each planned target: its job (queued now, or found), or a ``skipped`` job
+        with the reason; ``(planned, job id, created)`` for each."""
+        now = time.time()
+        recorded = []
+        for item in planned:
+            if item.job is None:
+                spec = replace(base, target=item.target)
+                job_id, created = self.queue.record_skip(spec, item.skip or "not needed", now=now)
+            else:
+                job_id, created = self.queue.enqueue(item.job, now=now)
+                if created:
+                    log.info("queued job %s: %s %s for %s", job_id, base.project,
+                             base.version, item.target)  # fmt: skip
+            recorded.append((item, job_id, created))
+        return recorded
 
     def reconcile(self) -> int:
         """Queue builds for every sdist of every index with targets (idempotent)."""

@@ -9,8 +9,6 @@ mirrored sdist need not be cached yet: the worker fetches it through this server
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters.devpi_store import is_sdist, release_files, upload_target
@@ -91,27 +89,22 @@ def _stored_sha256(farm: Farm, path: str) -> str | None:
 
 
 def _queue(farm: Farm, base: JobSpec, patterns: list[str], wheels: list[str]) -> list[Any]:
-    now = time.time()
+    planned = plan.plan_builds(base, patterns, farm.builders, wheels)
     result = []
-    for planned in plan.plan_builds(base, patterns, farm.builders, wheels):
-        if planned.job is None:
-            spec = replace(base, target=planned.target)
-            job_id, created = farm.queue.record_skip(spec, planned.skip or "not needed", now=now)
-        else:
-            job_id, created = farm.queue.enqueue(planned.job, now=now)
-            if created:
-                farm.metrics.inc("jobs_queued_total")
-                # wake the workers once this request's transaction (which may have just
-                # recorded the mirror's file entries) is committed
-                farm.xom.keyfs.tx.on_commit_success(farm.wake.set)
+    for item, job_id, created in farm.queue_plan(base, planned):
+        if created and item.job is not None:
+            farm.metrics.inc("jobs_queued_total")
+            # wake the workers once this request's transaction (which may have just
+            # recorded the mirror's file entries) is committed
+            farm.xom.keyfs.tx.on_commit_success(farm.wake.set)
         job = farm.queue.get(job_id)
         result.append(
             {
                 "id": job_id,
-                "target": planned.target,
+                "target": item.target,
                 "new": created,
                 "state": str(job.state) if job else "unknown",
-                "reason": job.reason if job else planned.skip,
+                "reason": job.reason if job else item.skip,
                 "index": job.spec.index if job else base.index,
             }
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
 from devpi_buildfarm.core.jobs import JobSpec
 from harness import postgres
+from harness.services import require
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -38,11 +38,7 @@ def spec() -> Callable[..., JobSpec]:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    reason = postgres.available()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {reason}")
-        pytest.skip(f"PostgreSQL not available: {reason}")
+    require(postgres.available(), "PostgreSQL on 127.0.0.1:5432")
     name = postgres.create_database("foundry_queue")
     yield name
     postgres.drop_database(name)
