@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 FEATURE: Final = "devpi-license"
 METRICS_PREFIX: Final = "devpi_license"
@@ -23,5 +24,60 @@ POLICY_FEATURE: Final = "devpi-policy"
 NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown")
 
 #: Counters and gauges published in ``/+status`` (prefixed with ``devpi_license_``).
-COUNTERS: Final = ["extractions_total", "rejections_total", "indexconfig_upgrades_total"]
-GAUGES: Final[list[str]] = []
+COUNTERS: Final = [
+    "extractions_total",
+    "extraction_errors_total",
+    "pending_total",
+    "rejections_total",
+    "indexconfig_upgrades_total",
+]
+GAUGES: Final = ["extract_queue"]
+
+#: ``--license-*`` options of devpi-server, with their defaults.
+WAIT_SECONDS: Final = 10.0
+FETCH_MAX_MB: Final = 200
+EXTRACT_WORKERS: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """The ``--license-*`` options (CLI, ``--configfile`` or ``DEVPISERVER_LICENSE_*``)."""
+
+    wait_seconds: float = WAIT_SECONDS
+    fetch_max_bytes: int = FETCH_MAX_MB * 1024 * 1024
+    extract_workers: int = EXTRACT_WORKERS
+
+    @classmethod
+    def from_args(cls, args: Any) -> ServerOptions:
+        """From devpi-server's parsed arguments; defaults where a process lacks them
+        (devpi-import and devpi-init never build the plugin's options)."""
+
+        def get(name: str, default: Any) -> Any:
+            value = getattr(args, f"license_{name}", None)
+            return default if value is None else value
+
+        return cls(
+            wait_seconds=max(0.0, float(get("wait_seconds", WAIT_SECONDS))),
+            fetch_max_bytes=int(float(get("fetch_max_mb", FETCH_MAX_MB)) * 1024 * 1024),
+            extract_workers=max(1, int(get("extract_workers", EXTRACT_WORKERS))),
+        )
+
+
+def add_parser_options(parser: Any) -> None:
+    """devpi-server's ``--license-*`` options (group "license")."""
+    group = parser.addgroup("license")
+    group.addoption(
+        "--license-wait-seconds", type=float, default=WAIT_SECONDS,
+        help="how long a request that meets a release whose license is not extracted yet "
+        "waits for it (once per request and project); until known, the release counts as "
+        "denied on indexes with license rules",
+    )  # fmt: skip
+    group.addoption(
+        "--license-fetch-max-mb", type=float, default=FETCH_MAX_MB,
+        help="largest file read for its license (MB); larger ones count as unknown",
+    )  # fmt: skip
+    group.addoption(
+        "--license-extract-workers", type=int, default=EXTRACT_WORKERS,
+        help="threads reading files for their license (mirrored files are fetched from "
+        "upstream when not cached, their PEP 658 .metadata first)",
+    )  # fmt: skip

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pluggy import HookimplMarker
 
 from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_license.adapters.devpi import metrics_for
-from devpi_license.config import DEFAULTS, FEATURE
+from devpi_license.adapters.lookup import extractor_for
+from devpi_license.adapters.uploads import record_upload
+from devpi_license.config import DEFAULTS, FEATURE, add_parser_options
+
+log = logging.getLogger(__name__)
 
 hookimpl = HookimplMarker("devpiserver")
 DEFAULTS_GATE = DefaultsGate()
@@ -21,9 +26,10 @@ def devpiserver_get_features() -> set[str]:
 
 
 @hookimpl
-def devpiserver_add_parser_options() -> None:
-    """Mark this process as serving, so option defaults apply (see DefaultsGate)."""
+def devpiserver_add_parser_options(parser: Any) -> None:
+    """``--license-*`` options; marks this process as serving (see DefaultsGate)."""
     DEFAULTS_GATE.open()
+    add_parser_options(parser)
 
 
 @hookimpl
@@ -40,5 +46,27 @@ def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
 
 @hookimpl
 def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
-    """Register the license subscribers and views."""
+    """Register the license subscribers and views, and follow mirrors' project pages."""
     pyramid_config.include("devpi_license.views")
+    xom = pyramid_config.registry["xom"]
+    xom.keyfs.notifier.on_key_change("PROJSIMPLELINKS", lambda ev: on_simplelinks(xom, ev))
+
+
+def on_simplelinks(xom: Any, event: Any) -> None:
+    """A mirror (re)fetched a project page: extract the licenses of its new releases."""
+    try:
+        params = event.typedkey.params
+        if event.value is None:
+            return
+        extractor_for(xom).request(f"{params['user']}/{params['index']}", params["project"])
+    except Exception:  # notifier hooks must not raise: devpi would not retry the event
+        log.exception("could not queue license extraction for %r", event)
+
+
+@hookimpl
+def devpiserver_on_upload_sync(stage: Any, project: str, version: str) -> None:
+    """Record the uploaded file's license in its release's versiondata (same transaction)."""
+    try:
+        record_upload(stage, project, version)
+    except Exception:  # an upload must never fail for this; serving extracts it later
+        log.exception("could not record the license of %s %s on %s", project, version, stage)

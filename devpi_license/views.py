@@ -1,15 +1,26 @@
-"""Pyramid wiring of devpi_license: subscribers and views."""
+"""Pyramid wiring of devpi_license: subscribers and the ``+license`` view.
+
+``GET /{user}/{index}/{project}/{version}/+license`` (JSON): the release's license as the
+index serves it: SPDX expression, state (known, unknown, pending), the deciding source and
+its confidence, every piece of evidence with its file, conflicts, and the verdict of the
+license rules on the index's inheritance path down to the index holding the release.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from devpi_server.views import apireturn
-from pyramid.events import ContextFound
+from packaging.utils import canonicalize_name
+from pyramid.events import BeforeRender, ContextFound
 
 from devpi_foundry_common.indexconfig import requested_index_options, unenforced_options
 from devpi_license.adapters.devpi import upgrade_index_options
+from devpi_license.adapters.lookup import holder_of, path_verdict, release_license
 from devpi_license.config import DEFAULTS, NEEDS_POLICY, POLICY_FEATURE
+from devpi_license.web import on_before_render
+
+ROUTE = "devpi_license_release"
 
 
 def on_context_found(event: Any) -> None:
@@ -35,6 +46,34 @@ def refuse_unenforceable_options(request: Any) -> None:
         )
 
 
+def release_license_json(request: Any, stage: Any, project: str, version: str) -> dict[str, Any]:
+    """The ``+license`` document of a release served through ``stage``."""
+    xom = request.registry["xom"]
+    holder = holder_of(xom, stage.name, project, version)
+    if holder is None:
+        apireturn(404, message=f"{stage.name} serves no release {project} {version}")
+    found = release_license(xom, holder, project, version)
+    body: dict[str, Any] = {"project": project, "version": version, "index": stage.name,
+                            "stored_in": holder.name}  # fmt: skip
+    if found is None:
+        body.update(state="pending", expression=None, source=None, confidence=0.0, file=None,
+                    files=[], evidence=[], conflicts=[])  # fmt: skip
+    else:
+        body.update(found.as_json())
+    body["verdict"] = path_verdict(stage, holder, found)
+    return body
+
+
+def license_view(request: Any) -> None:
+    stage = request.context.stage
+    project = canonicalize_name(request.matchdict["project"])
+    version = request.matchdict["version"]
+    apireturn(200, type="license", result=release_license_json(request, stage, project, version))
+
+
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_license.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_subscriber(on_before_render, BeforeRender)
+    config.add_route(ROUTE, "/{user}/{index}/{project}/{version}/+license")
+    config.add_view(license_view, route_name=ROUTE, request_method="GET", permission="pkg_read")

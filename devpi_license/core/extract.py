@@ -17,9 +17,14 @@ from devpi_license.core.freetext import match_text
 from devpi_license.core.spdx import normalize
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 EVIDENCE_CHARS: Final = 300
+#: sources, most trusted first, and how several findings of one source combine: several
+#: license classifiers usually mean a choice (dual licensing), several license files
+#: usually mean bundled parts, all of which apply
+TIERS: Final = {"License-Expression": 0, "Classifier": 1, "License": 2, "License-File": 3}
+OPERATORS: Final = ("OR", "OR", "OR", "AND")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +36,30 @@ class Evidence:
     expression: str | None
     confidence: float
     how: str
+    file: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"source": self.source, "value": self.value, "expression": self.expression,
-                "confidence": self.confidence, "how": self.how}  # fmt: skip
+        found = {"source": self.source, "value": self.value, "expression": self.expression,
+                 "confidence": self.confidence, "how": self.how}  # fmt: skip
+        if self.file is not None:
+            found["file"] = self.file
+        return found
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(
+            source=str(data.get("source") or ""),
+            value=str(data.get("value") or ""),
+            expression=data.get("expression") or None,
+            confidence=float(data.get("confidence") or 0.0),
+            how=str(data.get("how") or ""),
+            file=data.get("file") or None,
+        )
+
+    @property
+    def tier(self) -> int:
+        """How trusted the source is: 0 (``License-Expression``) to 3 (license files)."""
+        return TIERS.get(self.source.split(" ", 1)[0], len(TIERS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +87,7 @@ class LicenseInfo:
             expression=data.get("expression"),
             source=data.get("source"),
             confidence=float(data.get("confidence") or 0.0),
-            evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
+            evidence=tuple(Evidence.from_json(e) for e in data.get("evidence") or ()),
             conflicts=tuple(data.get("conflicts") or ()),
         )
 
@@ -115,24 +140,25 @@ def _combined(evidence: list[Evidence], operator: str) -> tuple[str, float] | No
     return (joined, round(confidence - 0.1, 2)) if joined else None
 
 
-def extract(raw: Mapping[str, Any], license_files: Mapping[str, str]) -> LicenseInfo:
-    """The license named by core metadata ``raw`` (``packaging.metadata.parse_email``'s
-    dict) and the texts of its license files (name -> text)."""
-    tiers = [
-        ("License-Expression", _from_expression(raw), "OR"),
-        # several license classifiers usually mean a choice (dual licensing)
-        ("Classifier", _from_classifiers(raw), "OR"),
-        ("License", [_from_text("License", str(raw["license"]))] if raw.get("license") else [],
-         "OR"),
-        # several license files usually mean bundled parts: all apply
-        ("License-File", [_from_text(f"License-File {name}", text)
-                          for name, text in sorted(license_files.items())], "AND"),
-    ]  # fmt: skip
-    evidence = [e for _, found, _ in tiers for e in found]
+def evidence_of(raw: Mapping[str, Any], license_files: Mapping[str, str]) -> list[Evidence]:
+    """What each source of core metadata ``raw`` (``packaging.metadata.parse_email``'s dict)
+    and its license files (name -> text) says, most trusted first."""
+    found = _from_expression(raw) + _from_classifiers(raw)
+    if raw.get("license"):
+        found.append(_from_text("License", str(raw["license"])))
+    found += [_from_text(f"License-File {name}", text)
+              for name, text in sorted(license_files.items())]  # fmt: skip
+    return found
+
+
+def decide(evidence: Sequence[Evidence]) -> LicenseInfo:
+    """The license the evidence names: the most trusted source that names one decides; a
+    less trusted source naming another license is reported as a conflict."""
     chosen: tuple[str, float, str] | None = None
     conflicts = []
-    for source, found, operator in tiers:
-        result = _combined(found, operator)
+    for tier, source in enumerate(TIERS):
+        found = [e for e in evidence if e.tier == tier]
+        result = _combined(found, OPERATORS[tier])
         if result is None:
             continue
         if chosen is None:
@@ -142,3 +168,8 @@ def extract(raw: Mapping[str, Any], license_files: Mapping[str, str]) -> License
     if chosen is None:
         return LicenseInfo(None, None, 0.0, tuple(evidence), ())
     return LicenseInfo(chosen[0], chosen[2], chosen[1], tuple(evidence), tuple(conflicts))
+
+
+def extract(raw: Mapping[str, Any], license_files: Mapping[str, str]) -> LicenseInfo:
+    """The license named by core metadata ``raw`` and the texts of its license files."""
+    return decide(evidence_of(raw, license_files))

@@ -1,0 +1,71 @@
+"""Recording the license of an uploaded file in its release's versiondata.
+
+devpi calls ``devpiserver_on_upload_sync`` inside the upload's write transaction, after
+the file is stored: the license read from the file (already read when a rule asked, else
+now, with the bounded reader) is merged with what the release's other files said and
+written as the non-``+`` versiondata keys ``license_spdx`` and ``license_sources``. They
+replicate, survive devpi-export/devpi-import without the plugin, travel with ``devpi
+push``, and show on devpi-web's version page.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final
+
+from pyramid.threadlocal import get_current_request
+
+from devpi_license.adapters.reading import license_of_file
+from devpi_license.core.release import file_kind, from_versiondata, with_file
+
+if TYPE_CHECKING:
+    from devpi_license.core.extract import LicenseInfo
+
+log = logging.getLogger(__name__)
+#: where the license of an upload read for a rule is kept for the rest of the request
+ENVIRON_KEY: Final = "devpi_license.upload"
+
+
+def remember(request: Any, filename: str, info: LicenseInfo) -> None:
+    request.environ[ENVIRON_KEY] = (filename, info)
+
+
+def _uploaded(request: Any) -> tuple[str, LicenseInfo] | None:
+    known = request.environ.get(ENVIRON_KEY)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    content = request.POST.get("content")
+    if content is None or not getattr(content, "filename", None):
+        return None
+    content.file.seek(0)
+    data = content.file.read()
+    content.file.seek(0)
+    return content.filename, license_of_file(content.filename, data)
+
+
+def record_upload(stage: Any, project: str, version: str) -> bool:
+    """Merge the uploaded file's license into the release's versiondata."""
+    request = get_current_request()
+    if request is None or request.POST.get(":action") != "file_upload":
+        return False
+    uploaded = _uploaded(request)
+    if uploaded is None:
+        return False
+    filename, info = uploaded
+    current = stage.get_versiondata_perstage(project, version) or {}
+    if not current:
+        return False
+    # versiondata shows in devpi's JSON API, which devpi_policy filters by file: name the
+    # kind of file, not the file, so a file hidden by a rule does not leak through here
+    kind = file_kind(filename)
+    info = replace(info, evidence=tuple(
+        replace(e, value=e.value.replace(filename, kind), how=e.how.replace(filename, kind))
+        for e in info.evidence
+    ))  # fmt: skip
+    merged = with_file(from_versiondata(current), kind, info)
+    stage.set_versiondata(
+        {"name": current["name"], "version": current["version"], **merged.as_versiondata()}
+    )
+    log.info("%s %s on %s: license %s", project, version, stage.name, merged.expression)
+    return True
