@@ -104,7 +104,10 @@ def setup(
     name: str, bindir: Path, workdir: Path, args: argparse.Namespace, upstream: Upstream
 ) -> Target:
     plugins = name == "plugins"
-    server = DevpiServer(workdir / name / "serverdir", bindir).start()
+    # both servers serve PEP 658 .metadata, as tox -e serve does (examples/devpi-server.yaml)
+    server = DevpiServer(
+        workdir / name / "serverdir", bindir, args=("--enable-core-metadata",)
+    ).start()
     target = Target(name, server, DevpiApi(server.url).login("root", ROOT_PASSWORD))
     try:
         target.api.create_index(
@@ -188,7 +191,8 @@ def rss_kib(server: DevpiServer) -> int:
 
 def settle(server: DevpiServer, timeout: float = 600.0) -> None:
     """Wait until the server's background work is done: devpi's event hooks have caught up
-    with its serial and devpi-web's search indexer queue is empty, twice in a row.
+    with its serial, devpi-web's search indexer queue and devpi_license's extraction queue
+    are empty, twice in a row.
 
     Without this, the server set up last would still be indexing (devpi-web re-reads every
     project an upload touched) while its first rounds are timed, and lose by that alone.
@@ -200,7 +204,7 @@ def settle(server: DevpiServer, timeout: float = 600.0) -> None:
         queued = sum(
             value
             for name, _, value in status.get("metrics", [])
-            if name == "devpi_web_whoosh_index_queue_size"
+            if name in ("devpi_web_whoosh_index_queue_size", "devpi_license_extract_queue")
         )
         quiet = quiet + 1 if queued == 0 and status["event-serial"] >= status["serial"] else 0
         if time.monotonic() > deadline:

@@ -109,7 +109,10 @@ class Upstream:
 
 def start_upstream(bindir: Path, workdir: Path, nfiles: int, workers: int = 4) -> Upstream:
     """Start the upstream server and upload ``nfiles`` tiny wheels of MIRRORED to it."""
-    server = DevpiServer(workdir / "upstream" / "serverdir", bindir).start()
+    # like PyPI, the upstream serves PEP 658 .metadata files
+    server = DevpiServer(
+        workdir / "upstream" / "serverdir", bindir, args=("--enable-core-metadata",)
+    ).start()
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
         root.create_index(UPSTREAM_INDEX, bases=[], volatile=True)
@@ -134,7 +137,8 @@ def setup_mirror(api: DevpiApi, upstream: Upstream, *, plugins: bool) -> None:
     dev_rules: dict[str, Any] = DEV_RULES if plugins else {}
     api.create_index(
         MIRROR, type="mirror", mirror_url=upstream.simple_url,
-        mirror_cache_expiry=10 * 365 * 86400, **mirror_rules,
+        mirror_cache_expiry=10 * 365 * 86400, mirror_provides_core_metadata=True,
+        **mirror_rules,
     )  # fmt: skip
     api.create_index(DEV, bases=[MIRROR], volatile=True, **dev_rules)
 

@@ -99,3 +99,37 @@ def test_export_then_import(upgraded: DevpiServer, tmp_path: Path, importer: str
     finally:
         imported.stop()
     assert after == before
+
+
+def test_license_data_survives_export_and_import_without_plugins(tmp_path: Path) -> None:
+    """Uploads with devpi_license record ``license_spdx``/``license_sources``; a plain
+    devpi imports them and devpi-web's version page still renders them."""
+    source = DevpiServer(tmp_path / "source", BINDIR).start()
+    try:
+        DevpiApi(source.url).login("root", ROOT_PASSWORD).create_user("alice", ALICE_PW)
+        alice = DevpiApi(source.url).login("alice", ALICE_PW)
+        alice.create_index("alice/lic", bases=[])
+        wheel = make_wheel(tmp_path / "d", Project("lic-app", "1.0", {"License": "MIT License"}))
+        twine_upload(tmp_path / "h", f"{source.url}/alice/lic/", "alice", ALICE_PW, wheel)
+        before = alice.ok("GET", "alice/lic/lic-app/1.0")
+    finally:
+        source.stop()
+    assert before["license_spdx"] == "MIT"
+    export = tmp_path / "export"
+    source.run_tool("devpi-export", "--serverdir", str(source.serverdir), str(export))
+    plain = DevpiServer(tmp_path / "plain", plain_bindir())
+    plain.run_tool(
+        "devpi-import", "--serverdir", str(plain.serverdir), "--no-root-pypi", str(export)
+    )
+    plain.start()
+    try:
+        after = DevpiApi(plain.url).ok("GET", "alice/lic/lic-app/1.0")
+        page = DevpiApi(plain.url).request(
+            "GET", "alice/lic/lic-app/1.0", headers={"Accept": "text/html"}
+        )
+    finally:
+        plain.stop()
+    assert after["license_spdx"] == "MIT"
+    assert after["license_sources"] == before["license_sources"]
+    assert page.status == 200
+    assert "license_spdx" in page.body.decode()
