@@ -46,6 +46,7 @@ class ServerOptions:
     wait_seconds: float = WAIT_SECONDS
     fetch_max_bytes: int = FETCH_MAX_MB * 1024 * 1024
     extract_workers: int = EXTRACT_WORKERS
+    mirror_extract: str = "eager"
 
     @classmethod
     def from_args(cls, args: Any) -> ServerOptions:
@@ -60,12 +61,13 @@ class ServerOptions:
             wait_seconds=max(0.0, float(get("wait_seconds", WAIT_SECONDS))),
             fetch_max_bytes=int(float(get("fetch_max_mb", FETCH_MAX_MB)) * 1024 * 1024),
             extract_workers=max(1, int(get("extract_workers", EXTRACT_WORKERS))),
+            mirror_extract=str(get("mirror_extract", "eager")),
         )
 
 
 def add_parser_options(parser: Any) -> None:
     """devpi-server's ``--license-*`` options (group "license")."""
-    group = parser.addgroup("license")
+    group = parser.addgroup("devpi-license options")
     group.addoption(
         "--license-wait-seconds", type=float, default=WAIT_SECONDS,
         help="how long a request that meets a release whose license is not extracted yet "
@@ -75,6 +77,11 @@ def add_parser_options(parser: Any) -> None:
     group.addoption(
         "--license-fetch-max-mb", type=float, default=FETCH_MAX_MB,
         help="largest file read for its license (MB); larger ones count as unknown",
+    )  # fmt: skip
+    group.addoption(
+        "--license-mirror-extract", choices=("eager", "on-demand"), default="eager",
+        help="eager: read the licenses of a mirror's releases whenever devpi (re)fetches a "
+        "project page; on-demand: only when a request needs one (rules, +license)",
     )  # fmt: skip
     group.addoption(
         "--license-extract-workers", type=int, default=EXTRACT_WORKERS,

@@ -11,7 +11,7 @@ from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.lookup import extractor_for
 from devpi_license.adapters.uploads import record_upload
-from devpi_license.config import DEFAULTS, FEATURE, add_parser_options
+from devpi_license.config import DEFAULTS, FEATURE, ServerOptions, add_parser_options
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def on_simplelinks(xom: Any, event: Any) -> None:
     """A mirror (re)fetched a project page: extract the licenses of its new releases."""
     try:
         params = event.typedkey.params
-        if event.value is None:
+        eager = ServerOptions.from_args(xom.config.args).mirror_extract == "eager"
+        if event.value is None or not eager:
             return
         extractor_for(xom).request(f"{params['user']}/{params['index']}", params["project"])
     except Exception:  # notifier hooks must not raise: devpi would not retry the event
