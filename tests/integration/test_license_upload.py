@@ -52,3 +52,27 @@ def test_devpi_upload_prints_the_reason(site: Site, devpi: DevpiClient, tmp_path
     assert "license 'GPL-3.0-or-later' is not in license_allow 'MIT, BSD-*' on alice/lic2" in (
         said(res)
     )
+
+
+def test_push_is_checked_with_the_license_stored_at_upload(
+    site: Site, devpi: DevpiClient, tmp_path: Path
+) -> None:
+    """``devpi push`` carries no file content: the license recorded in the source index's
+    versiondata decides under the target's rules."""
+    site.alice.create_index("alice/licfree", bases=[])
+    site.alice.create_index("alice/licstrict", bases=[], license_deny=["AGPL-*"])
+    agpl = make_wheel(
+        tmp_path, Project("pushed-agpl", "1.0", {"License-Expression": "AGPL-3.0-only"})
+    )
+    mit = make_wheel(tmp_path, Project("pushed-mit", "1.0", {"License-Expression": "MIT"}))
+    twine_upload(tmp_path / "h", f"{site.url}/alice/licfree/", "alice", ALICE_PW, agpl, mit)
+    devpi("use", "alice/licfree")
+    res = devpi("push", "pushed-agpl==1.0", "alice/licstrict", check=False)
+    assert res.returncode != 0
+    assert (
+        "'pushed-agpl 1.0' license 'AGPL-3.0-only' is denied by license_deny 'AGPL-*' on "
+        "alice/licstrict" in said(res)
+    )
+    devpi("push", "pushed-mit==1.0", "alice/licstrict")
+    pushed = site.alice.ok("GET", "alice/licstrict/pushed-mit/1.0")
+    assert pushed["license_spdx"] == "MIT"
