@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from harness.api import DevpiApi
 from harness.clients import twine_upload
-from harness.dists import Project, make_sdist
-from harness.server import DevpiServer, get_status
+from harness.dists import Project, make_sdist, make_wheel
+from harness.server import ROOT_PASSWORD, DevpiServer, get_json, get_status
 from integration.conftest import ALICE_PW, BINDIR, seed_refused_file
 
 if TYPE_CHECKING:
@@ -58,6 +59,43 @@ def test_replica_filters_and_replicates_refused_files(tmp_path: Path, home: Path
         assert res.returncode != 0
         out = " ".join((res.stdout + res.stderr).split())  # rich wraps twine's lines
         assert "excluded by policy_exclude 'evil-*' on alice/rep" in out
+    finally:
+        if replica is not None:
+            replica.stop()
+        primary.stop()
+
+
+def test_replica_serves_the_license_view(tmp_path: Path, home: Path) -> None:
+    """License data recorded at upload replicates; the replica filters by it alike."""
+    primary = DevpiServer(tmp_path / "primary", BINDIR, args=("--role", "primary")).start()
+    replica = None
+    try:
+        DevpiApi(primary.url).login("root", ROOT_PASSWORD).create_user("alice", ALICE_PW)
+        alice = DevpiApi(primary.url).login("alice", ALICE_PW)
+        alice.create_index("alice/licrep", bases=[])
+        dists = [
+            make_wheel(tmp_path / "d", Project("lr", v, {"License-Expression": e}))
+            for v, e in (("1.0", "MIT"), ("2.0", "AGPL-3.0-only"))
+        ]
+        twine_upload(home, f"{primary.url}/alice/licrep/", "alice", ALICE_PW, *dists)
+        alice.modify_index("alice/licrep", license_deny=["AGPL-*"])
+        replica = DevpiServer(
+            tmp_path / "replica", BINDIR, secret=primary.secretfile,
+            init_args=("--role", "replica", "--primary-url", primary.url),
+        ).start()  # fmt: skip
+        serial = primary.status()["serial"]
+        _wait("replica to catch up", lambda: replica.status()["serial"] >= serial)
+        assert not replica.status().get("replication-errors")
+        for server in (primary, replica):
+            code, body = get_status(f"{server.url}/alice/licrep/+simple/lr/")
+            assert code == 200
+            assert "lr-1.0-py3-none-any.whl" in body
+            assert "lr-2.0" not in body
+            found = get_json(f"{server.url}/alice/licrep/lr/2.0/+license")
+            assert found["expression"] == "AGPL-3.0-only"
+            assert found["verdict"]["reason"] == (
+                "license 'AGPL-3.0-only' is denied by license_deny 'AGPL-*' on alice/licrep"
+            )
     finally:
         if replica is not None:
             replica.stop()
