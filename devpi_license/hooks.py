@@ -9,8 +9,8 @@ from pluggy import HookimplMarker
 
 from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_license.adapters.devpi import metrics_for
-from devpi_license.adapters.lookup import extractor_for
-from devpi_license.adapters.uploads import record_upload
+from devpi_license.adapters.lookup import existing_extractor, extractor_for, mirror_has_rules
+from devpi_license.adapters.uploads import mark_upload
 from devpi_license.config import DEFAULTS, FEATURE, ServerOptions, add_parser_options
 
 log = logging.getLogger(__name__)
@@ -59,15 +59,18 @@ def on_simplelinks(xom: Any, event: Any) -> None:
         eager = ServerOptions.from_args(xom.config.args).mirror_extract == "eager"
         if event.value is None or not eager:
             return
-        extractor_for(xom).request(f"{params['user']}/{params['index']}", params["project"])
+        index = f"{params['user']}/{params['index']}"
+        if existing_extractor(xom) is None and not mirror_has_rules(xom, index):
+            return  # devpi_license is not in use here yet: start nothing
+        extractor_for(xom).request(index, params["project"])
     except Exception:  # notifier hooks must not raise: devpi would not retry the event
         log.exception("could not queue license extraction for %r", event)
 
 
 @hookimpl
 def devpiserver_on_upload_sync(stage: Any, project: str, version: str) -> None:
-    """Record the uploaded file's license in its release's versiondata (same transaction)."""
+    """Note the upload; its license is recorded when the view is done (see uploads.py)."""
     try:
-        record_upload(stage, project, version)
+        mark_upload(stage, project, version)
     except Exception:  # an upload must never fail for this; serving extracts it later
-        log.exception("could not record the license of %s %s on %s", project, version, stage)
+        log.exception("could not note the upload of %s %s on %s", project, version, stage)

@@ -13,6 +13,7 @@ from typing import Any
 from devpi_server.views import apireturn
 from packaging.utils import canonicalize_name
 from pyramid.events import BeforeRender, ContextFound
+from pyramid.tweens import EXCVIEW
 
 from devpi_foundry_common.indexconfig import requested_index_options, unenforced_options
 from devpi_license.adapters.devpi import upgrade_index_options
@@ -75,5 +76,10 @@ def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_license.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
     config.add_subscriber(on_before_render, BeforeRender)
+    config.add_tween(
+        "devpi_license.adapters.uploads.upload_tween_factory",
+        under="devpi_server.views.tween_keyfs_transaction",
+        over=EXCVIEW,
+    )
     config.add_route(ROUTE, "/{user}/{index}/{project}/{version}/+license")
     config.add_view(license_view, route_name=ROUTE, request_method="GET", permission="pkg_read")

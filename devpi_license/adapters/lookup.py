@@ -46,6 +46,21 @@ def extractor_for(xom: Any) -> Extractor:
     return per_server(xom, "devpi-license", "extractor", make)
 
 
+def existing_extractor(xom: Any) -> Extractor | None:
+    """The extractor if something has used it (``None``: devpi_license not in use yet)."""
+    try:
+        found: Extractor = xom.get_singleton("+devpi-license", "extractor")
+    except KeyError:
+        return None
+    return found
+
+
+def mirror_has_rules(xom: Any, index: str) -> bool:
+    """Whether ``index`` has license rules (call in a transaction)."""
+    stage = xom.model.getstage(index)
+    return stage is not None and LicenseRules.from_options(stage.ixconfig).active
+
+
 def _is_mirror(stage: Any) -> bool:
     return bool(stage.ixconfig.get("type") == "mirror")
 

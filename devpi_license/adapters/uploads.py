@@ -1,9 +1,13 @@
 """Recording the license of an uploaded file in its release's versiondata.
 
 devpi calls ``devpiserver_on_upload_sync`` inside the upload's write transaction, after
-the file is stored: the license read from the file (already read when a rule asked, else
-now, with the bounded reader) is merged with what the release's other files said and
-written as the non-``+`` versiondata keys ``license_spdx`` and ``license_sources``. They
+the file is stored but before the view adds the file's "upload" log entry; writing the
+versiondata there would replace the record that entry is added to (and lose it). So the
+hook only notes the upload, and a tween inside devpi's transaction tween records the
+license once the view is done: the license read from the file (already read when a rule
+asked, else now, with the bounded reader) is merged with what the release's other files
+said and written as the non-``+`` versiondata keys ``license_spdx`` and
+``license_sources``. They
 replicate, survive devpi-export/devpi-import without the plugin, travel with ``devpi
 push``, and show on devpi-web's version page.
 """
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: where the license of an upload read for a rule is kept for the rest of the request
 ENVIRON_KEY: Final = "devpi_license.upload"
+#: the upload devpi stored in this request: (index, project, version)
+MARK_KEY: Final = "devpi_license.uploaded"
 
 
 def remember(request: Any, filename: str, info: LicenseInfo) -> None:
@@ -44,11 +50,33 @@ def _uploaded(request: Any) -> tuple[str, LicenseInfo] | None:
     return content.filename, license_of_file(content.filename, data)
 
 
-def record_upload(stage: Any, project: str, version: str) -> bool:
-    """Merge the uploaded file's license into the release's versiondata."""
+def mark_upload(stage: Any, project: str, version: str) -> None:
+    """Called from ``devpiserver_on_upload_sync``: note what :func:`record_upload` records."""
     request = get_current_request()
-    if request is None or request.POST.get(":action") != "file_upload":
-        return False
+    if request is not None and request.POST.get(":action") == "file_upload":
+        request.environ[MARK_KEY] = (stage.name, project, version)
+
+
+def upload_tween_factory(handler: Any, registry: Any) -> Any:
+    """A tween inside devpi's transaction tween: records a noted upload after its view."""
+    xom = registry["xom"]
+
+    def upload_tween(request: Any) -> Any:
+        response = handler(request)
+        mark = request.environ.pop(MARK_KEY, None)
+        if mark is not None and response.status_code < 300:  # noqa: PLR2004
+            try:
+                stage = xom.model.getstage(mark[0])
+                record_upload(request, stage, mark[1], mark[2])
+            except Exception:  # the upload stands; serving extracts the license later
+                log.exception("could not record the license of %s %s", mark[1], mark[2])
+        return response
+
+    return upload_tween
+
+
+def record_upload(request: Any, stage: Any, project: str, version: str) -> bool:
+    """Merge the uploaded file's license into the release's versiondata."""
     uploaded = _uploaded(request)
     if uploaded is None:
         return False
