@@ -29,14 +29,17 @@ from devpi_buildfarm.core.builders import builder_for
 from devpi_buildfarm.core.jobs import JobState
 from devpi_buildfarm.core.requests import MAX_REQUIREMENTS, parse_requirement
 from devpi_buildfarm.errors import JobTransitionError
-from devpi_foundry_common.indexconfig import requested_index_options
+from devpi_foundry_common.indexconfig import INDEX_ROUTES, requested_index_options
 
 PREFIX = "/{user}/{index}/+buildfarm"
 
 
 def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view."""
+    """Runs for every routed request before its view; only index PUT/PATCH concern it."""
     request = event.request
+    route = request.matched_route
+    if route is None or route.name not in INDEX_ROUTES:
+        return  # downloads, pages, uploads: most requests
     upgrade_index_options(request)
     options = requested_index_options(request)
     if options and options.get("buildfarm_targets"):

@@ -6,11 +6,17 @@ index type wraps the results of ``devpiserver_get_stage_customizer_classes`` (a 
 ``wrapper=True`` hook): each ``(index_type, customizer)`` pair gets the mixin in front.
 Several plugins may each wrap; the mixins then stack. Nothing here imports devpi: the
 caller passes devpi's ``BaseStageCustomizer``.
+
+devpi calls the hook on every stage instantiation (at least once per index request), so the
+wrapped list is memoised per distinct hook result.
 """
 
 from __future__ import annotations
 
 Results = list[list[tuple[str, type]]]
+_ResultsKey = tuple[tuple[tuple[str, type], ...], ...]
+#: Distinct hook results remembered; only plugin (un)registration changes them.
+_MAX_REMEMBERED = 32
 
 
 class CustomizerWrapper:
@@ -19,6 +25,7 @@ class CustomizerWrapper:
     def __init__(self, mixin: type, base: type, prefix: str) -> None:
         self.mixin, self.base, self.prefix = mixin, base, prefix
         self._wrapped: dict[type, type] = {}
+        self._results: dict[_ResultsKey, Results] = {}
 
     def wrap(self, cls: type) -> type:
         """``cls`` with the mixin in front; ``base`` appended when ``cls`` lacks it.
@@ -45,5 +52,32 @@ class CustomizerWrapper:
         return wrapped
 
     def wrap_results(self, results: Results) -> Results:
-        """Every plugin's ``(index_type, customizer)`` pairs, each customizer wrapped."""
-        return [[(index_type, self.wrap(cls)) for index_type, cls in result] for result in results]
+        """Every plugin's ``(index_type, customizer)`` pairs, each customizer wrapped.
+
+        Equal results give the same (memoised) list, which callers must not change; devpi
+        only reads it.
+
+        >>> class Base: pass
+        >>> class Mixin: pass
+        >>> class Plugin: pass
+        >>> wrapper = CustomizerWrapper(Mixin, Base, "Demo")
+        >>> wrapped = wrapper.wrap_results([[("demo", Plugin)]])
+        >>> [[(t, cls.__name__) for t, cls in result] for result in wrapped]
+        [[('demo', 'DemoPlugin')]]
+        >>> wrapper.wrap_results([[("demo", Plugin)]]) is wrapped
+        True
+        """
+        try:
+            key = tuple(map(tuple, results))
+            wrapped = self._results.get(key)
+        except TypeError:  # an unhashable pair (a plugin returned lists): wrap, don't memoise
+            return self._wrap_all(results)
+        if wrapped is None:
+            wrapped = self._wrap_all(results)
+            if len(self._results) >= _MAX_REMEMBERED:
+                self._results.clear()  # tests register many plugins; a server a few
+            self._results[key] = wrapped
+        return wrapped
+
+    def _wrap_all(self, results: Results) -> Results:
+        return [[(index_type, self.wrap(cls)) for index_type, cls in r] for r in results]

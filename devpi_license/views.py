@@ -15,7 +15,11 @@ from packaging.utils import canonicalize_name
 from pyramid.events import BeforeRender, ContextFound
 from pyramid.tweens import EXCVIEW
 
-from devpi_foundry_common.indexconfig import requested_index_options, unenforced_options
+from devpi_foundry_common.indexconfig import (
+    INDEX_ROUTES,
+    requested_index_options,
+    unenforced_options,
+)
 from devpi_license.adapters.devpi import upgrade_index_options
 from devpi_license.adapters.lookup import holder_of, path_verdict, release_license
 from devpi_license.config import DEFAULTS, NEEDS_POLICY, POLICY_FEATURE
@@ -25,8 +29,11 @@ ROUTE = "devpi_license_release"
 
 
 def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view."""
+    """Runs for every routed request before its view; only index PUT/PATCH concern it."""
     request = event.request
+    route = request.matched_route
+    if route is None or route.name not in INDEX_ROUTES:
+        return  # downloads, pages, uploads: most requests
     upgrade_index_options(request)
     refuse_unenforceable_options(request)
 

@@ -20,14 +20,19 @@ from pyramid.events import BeforeRender, ContextFound
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.tweens import EXCVIEW
 
+from devpi_foundry_common.indexconfig import INDEX_ROUTES
 from devpi_policy import web
 from devpi_policy.adapters import jsonapi, requests
 from devpi_policy.adapters.checkapi import check_spec
 from devpi_policy.adapters.devpi import inheritance_path, metrics_for, upgrade_index_options
+from devpi_policy.adapters.policy import policy_cache
 from devpi_policy.adapters.serving import ServingView
 from devpi_policy.errors import InvalidSpecError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devpi_foundry_common.metrics import Metrics
     from devpi_policy.core.evaluate import Decision
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,10 @@ SHOW_ROUTE = "devpi_policy_show"
 CHECK_ROUTE = "devpi_policy_check"
 REPLICA_IDENTITY = "+replica"
 _MAX_REASON = 900
+#: Registry keys of this server's metrics and policy cache, looked up once in includeme:
+#: every download uses both, and devpi's singleton lookup takes a lock all threads share.
+_METRICS = "devpi_policy.metrics"
+_POLICIES = "devpi_policy.policies"
 
 
 class PolicyRefused(HTTPForbidden):  # type: ignore[misc]  # pyramid ships no type hints
@@ -57,44 +66,59 @@ def _reason_phrase(message: str) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
-def _enforce(request: Any, decision: Decision, *, what: str, as_json: bool = False) -> None:
-    metrics = metrics_for(request.registry["xom"])
+def _metrics(request: Any) -> Metrics:
+    found: Metrics = request.registry[_METRICS]
+    return found
+
+
+def _enforce(
+    request: Any, decision: Decision, what: Callable[[], str], *, as_json: bool = False
+) -> None:
+    """Count the check; log and refuse when it denies. ``what`` names the request for the
+    log, and is only called when there is something to log."""
+    metrics = _metrics(request)
     metrics.inc("checks_total")
     if decision.dry_run:
         metrics.inc("dry_run_total")
-        log.warning("policy dry-run, %s let through: %s", what, "; ".join(decision.dry_run))
+        log.warning("policy dry-run, %s let through: %s", what(), "; ".join(decision.dry_run))
     if decision.allowed:
         return
     metrics.inc("denials_total")
-    log.info("policy refused %s: %s", what, decision.reason)
+    log.info("policy refused %s: %s", what(), decision.reason)
     message = f"policy: {decision.reason}"
     raise PolicyRefused(message, as_json=as_json)
 
 
 def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view."""
+    """Runs for every routed request before its view.
+
+    Downloads come first: they are most requests, and an allowed one costs a few lookups.
+    """
     request = event.request
-    upgrade_index_options(request)
     route = request.matched_route
     if route is None:
         return
-    if route.name in requests.FILE_ROUTES:
-        decision = requests.check_download(request)
+    name = route.name
+    if name in requests.FILE_ROUTES:
+        decision = requests.check_download(request, request.registry[_POLICIES])
         if decision is None:
             return
         if not decision.allowed and request.authenticated_userid == REPLICA_IDENTITY:
             return  # a replica copying what its primary holds: replication is never blocked
-        _enforce(request, decision, what=f"download {request.path}")
-    elif route.name in web.RELEASE_PAGES and request.method == "GET":
+        _enforce(request, decision, lambda: f"download {request.path}")
+        return
+    if name in INDEX_ROUTES:
+        upgrade_index_options(request)
+    if name in web.RELEASE_PAGES and request.method == "GET":
         reason = web.refused_release_page(request)
         if reason is not None:
             message = f"policy: {reason}"
             raise PolicyRefused(message, as_json=False)
-    elif route.name in requests.UPLOAD_ROUTES:
+    elif name in requests.UPLOAD_ROUTES:
         verdict = requests.check_store_request(request)
         if verdict is not None:
             what = f"{request.method} to {request.path}"
-            _enforce(request, verdict.decision, what=what, as_json=verdict.json)
+            _enforce(request, verdict.decision, lambda: what, as_json=verdict.json)
 
 
 def json_filter_tween_factory(handler: Any, registry: Any) -> Any:  # noqa: ARG001
@@ -121,7 +145,7 @@ def filter_json_response(request: Any, response: Any) -> None:
     data = json.loads(response.body)
     hidden = jsonapi.filter_result(view, route.name, request.matchdict, data)
     if hidden:
-        metrics_for(request.registry["xom"]).inc("hidden_total", hidden)
+        _metrics(request).inc("hidden_total", hidden)
         response.body = json.dumps(data).encode()
 
 
@@ -146,12 +170,15 @@ def policy_check(request: Any) -> None:
         result = check_spec(request.context.stage, spec)
     except InvalidSpecError as exc:
         apireturn(400, message=str(exc))
-    metrics_for(request.registry["xom"]).inc("checks_total")
+    _metrics(request).inc("checks_total")
     apireturn(200, type="policy-check", result=result)
 
 
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_policy.views")``."""
+    xom = config.registry["xom"]
+    config.registry[_METRICS] = metrics_for(xom)
+    config.registry[_POLICIES] = policy_cache(xom)
     config.add_subscriber(on_context_found, ContextFound)
     config.add_subscriber(web.on_before_render, BeforeRender)
     config.add_tween(

@@ -24,7 +24,7 @@ from devpi_policy.core.rules import MODES, Mode, Rules, parse_rules
 from devpi_policy.errors import InvalidRulesError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Hashable, Mapping, Sequence
 
     from devpi_policy.core.facts import Facts
     from devpi_policy.core.subject import Subject
@@ -100,26 +100,49 @@ def index_policy(stage: Any) -> IndexPolicy:
     )
 
 
-class _PolicyCache:
-    """Index policies at one keyfs serial: options cannot change without a new serial."""
+class PolicyCache:
+    """Index policies at one keyfs serial: options cannot change without a new serial.
+
+    Beside the policies it keeps a memo for answers that follow from them alone (download
+    decisions without plugin rules), dropped with them when the serial changes. Neither is
+    used inside a write transaction, which may change the options.
+    """
 
     def __init__(self) -> None:
-        self.state: tuple[int, dict[str, IndexPolicy | None]] = (-1, {})
+        self.state: tuple[int, dict[str, IndexPolicy | None], dict[Hashable, Any]] = (-1, {}, {})
 
-    def get(self, xom: Any, name: str) -> IndexPolicy | None:
+    def _at_serial(
+        self, xom: Any
+    ) -> tuple[int, dict[str, IndexPolicy | None], dict[Hashable, Any]] | None:
         tx = xom.keyfs.tx
         serial = getattr(tx, "at_serial", None)
         if serial is None or getattr(tx, "write", True):  # a write may change the options
-            return _load_policy(xom, name)
+            return None
         state = self.state
         if state[0] != serial:
-            state = (serial, {})
-            self.state = state  # one assignment: readers see a whole (serial, dict) pair
+            state = (serial, {}, {})
+            self.state = state  # one assignment: readers see a whole (serial, dicts) triple
+        return state
+
+    def get(self, xom: Any, name: str) -> IndexPolicy | None:
+        state = self._at_serial(xom)
+        if state is None:
+            return _load_policy(xom, name)
         try:
             return state[1][name]
         except KeyError:
             policy = state[1][name] = _load_policy(xom, name)
             return policy
+
+    def memo(self, xom: Any) -> dict[Hashable, Any] | None:
+        """This serial's memo (``None`` in a write transaction): only for values that
+        depend on nothing but the index options and the key, and at most MEMO_SIZE."""
+        state = self._at_serial(xom)
+        return None if state is None else state[2]
+
+
+#: Entries one serial's memo takes; beyond it, answers are computed (a serial can last long).
+MEMO_SIZE = 8192
 
 
 def _load_policy(xom: Any, name: str) -> IndexPolicy | None:
@@ -127,11 +150,15 @@ def _load_policy(xom: Any, name: str) -> IndexPolicy | None:
     return None if stage is None else index_policy(stage)
 
 
+def policy_cache(xom: Any) -> PolicyCache:
+    """This server's :class:`PolicyCache` (look it up once: it goes through devpi's lock)."""
+    return per_server(xom, "devpi-policy", "policy-cache", PolicyCache)
+
+
 def policy_by_name(xom: Any, name: str) -> IndexPolicy | None:
     """The policy of index ``name`` (``None``: no such index), without building its stage
     when this read transaction's serial has been seen before."""
-    cache = per_server(xom, "devpi-policy", "policy-cache", _PolicyCache)
-    return cache.get(xom, name)
+    return policy_cache(xom).get(xom, name)
 
 
 def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts) -> list[str]:

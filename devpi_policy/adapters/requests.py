@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_policy.adapters.plugins import NO_FACTS
 from devpi_policy.adapters.policy import (
+    MEMO_SIZE,
     IndexPolicy,
+    PolicyCache,
     decide_path,
     index_policy,
     index_reasons,
-    policy_by_name,
 )
 from devpi_policy.core.evaluate import Decision, decide, split_filename
 from devpi_policy.core.subject import Subject
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 UPLOAD_ROUTES = frozenset({"/{user}/{index}/", "/{user}/{index}"})
 FILE_ROUTES = frozenset({"/{user}/{index}/+f/{relpath:.*}", "/{user}/{index}/+e/{relpath:.*}"})
 PUSH_RELS = frozenset({"releasefile", "doczip"})
+_UNKNOWN: Any = object()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -132,19 +134,35 @@ def check_store_request(request: Any) -> Verdict | None:
     return None if decision is None else Verdict(decision=decision, json=True)
 
 
-def check_download(request: Any) -> Decision | None:
-    """A direct file download: the rules of the index the URL names (which holds it)."""
+def check_download(request: Any, policies: PolicyCache) -> Decision | None:
+    """A direct file download: the rules of the index the URL names (which holds it).
+
+    Most requests are downloads, so an answer that follows from the index options alone
+    is memoised per keyfs serial and file path: a repeated download costs one lookup.
+    """
     if request.method not in ("GET", "HEAD"):
         return None
-    name = f"{request.matchdict['user']}/{request.matchdict['index']}"
+    matchdict = request.matchdict
     xom = request.registry["xom"]
-    policy = policy_by_name(xom, name)
+    key = (matchdict["user"], matchdict["index"], matchdict["relpath"])
+    memo = policies.memo(xom)
+    if memo is not None:
+        found: Decision | None = memo.get(key, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
+    name = f"{key[0]}/{key[1]}"
+    policy = policies.get(xom, name)
     if policy is None or not policy.active:
-        return None
-    filename = request.matchdict["relpath"].rsplit("/", 1)[-1].removesuffix(".metadata")
-    if not policy.plugin_rules:  # devpi_policy's own rules: the file name decides
-        return _own_rules_decision(policy.index, policy.rules, policy.problems, filename)
-    return decide_path(xom, [policy], _download_subject(name, filename))
+        decision = None
+    else:
+        filename = key[2].rsplit("/", 1)[-1].removesuffix(".metadata")
+        if policy.plugin_rules:  # plugins may answer from more than the options: not memoised
+            return decide_path(xom, [policy], _download_subject(name, filename))
+        # devpi_policy's own rules: the file name decides
+        decision = _own_rules_decision(policy.index, policy.rules, policy.problems, filename)
+    if memo is not None and len(memo) < MEMO_SIZE:
+        memo[key] = decision
+    return decision
 
 
 def _download_subject(name: str, filename: str) -> Subject:

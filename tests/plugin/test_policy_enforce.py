@@ -107,6 +107,26 @@ def test_dry_run_records_and_lets_through(mapp: Any, xom: Any) -> None:
     assert mapp.get_simple("evil-pkg").status_code == 200
 
 
+def test_repeated_downloads_are_each_counted_and_follow_rule_changes(
+    mapp: Any, testapp: Any, xom: Any
+) -> None:
+    api = mapp.create_and_use(indexconfig={"policy_exclude": "evil-*", "policy_mode": "dry-run"})
+    r = _upload(mapp, "evil-pkg-1.0.tar.gz", "evil-pkg", "1.0")
+    metrics = metrics_for(xom)
+    checks, dry_runs = metrics.get("checks_total"), metrics.get("dry_run_total")
+    for _ in range(3):
+        testapp.xget(200, r.file_url)
+    assert metrics.get("checks_total") == checks + 3
+    assert metrics.get("dry_run_total") == dry_runs + 3
+    enforced = {"type": "stage", "policy_exclude": ["evil-*"], "policy_mode": "enforce"}
+    mapp.modify_index(api.stagename, enforced)
+    for _ in range(2):
+        testapp.xget(403, r.file_url)
+    assert metrics.get("denials_total") == 2
+    mapp.modify_index(api.stagename, {"type": "stage", "policy_exclude": []})
+    testapp.xget(200, r.file_url)
+
+
 def test_rule_added_later_hides_and_blocks_stored_files(mapp: Any, testapp: Any) -> None:
     api = mapp.create_and_use()
     r = _upload(mapp, "evil-pkg-1.0.tar.gz", "evil-pkg", "1.0")
