@@ -93,10 +93,6 @@ class Extractor:
             self.metrics.set("extract_queue", len(self._outstanding))
         self._queue.put((key, plan))
 
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._outstanding
-
     def wait_for(self, index: str, project: str, found: Callable[[], ReleaseLicense | None],
                  deadline: float) -> ReleaseLicense | None:  # fmt: skip
         """Queue a pass (its plan made here, in the caller's transaction) and wait until

@@ -148,17 +148,23 @@ def from_versiondata(versiondata: Mapping[str, Any]) -> ReleaseLicense | None:
     sources = versiondata.get(SOURCES_KEY)
     if isinstance(sources, str | bytes) or not isinstance(sources, Sequence):
         return None
+    return from_evidence(_evidence(sources))
+
+
+def _evidence(items: Sequence[Any]) -> list[Evidence]:
+    """Evidence from stored items: mappings, or JSON strings of them (versiondata); what
+    cannot be read (edited by hand) is not evidence."""
     evidence = []
-    for item in sources:
+    for item in items:
         try:
             data = json.loads(item) if isinstance(item, str) else item
         except ValueError:
-            continue  # edited by hand: what cannot be read is not evidence
+            continue
         if isinstance(data, Mapping):
             evidence.append(Evidence.from_json(data))
-    return from_evidence(evidence)
+    return evidence
 
 
 def from_json(data: Mapping[str, Any]) -> ReleaseLicense:
     """A release license from :meth:`ReleaseLicense.as_json`."""
-    return from_evidence([Evidence.from_json(e) for e in data.get("evidence") or ()])
+    return from_evidence(_evidence(data.get("evidence") or ()))

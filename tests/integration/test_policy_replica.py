@@ -25,17 +25,23 @@ def _wait(what: str, ready: object, timeout: float = 60.0) -> None:
     raise AssertionError(msg)
 
 
+def start_replica(primary: DevpiServer, serverdir: Path) -> DevpiServer:
+    """A replica of ``primary``, started and caught up with its current serial."""
+    replica = DevpiServer(
+        serverdir, BINDIR, secret=primary.secretfile,
+        init_args=("--role", "replica", "--primary-url", primary.url),
+    ).start()  # fmt: skip
+    serial = primary.status()["serial"]
+    _wait("replica to catch up", lambda: replica.status()["serial"] >= serial)
+    return replica
+
+
 def test_replica_filters_and_replicates_refused_files(tmp_path: Path, home: Path) -> None:
     primary = DevpiServer(tmp_path / "primary", BINDIR, args=("--role", "primary")).start()
     replica = None
     try:
         evil_href = seed_refused_file(primary, home, tmp_path / "dist", "alice/rep")
-        replica = DevpiServer(
-            tmp_path / "replica", BINDIR, secret=primary.secretfile,
-            init_args=("--role", "replica", "--primary-url", primary.url),
-        ).start()  # fmt: skip
-        serial = primary.status()["serial"]
-        _wait("replica to catch up", lambda: replica.status()["serial"] >= serial)
+        replica = start_replica(primary, tmp_path / "replica")
         # the refused file was copied anyway: replication uses the +replica identity
         _wait(
             "replica to copy the refused file",
@@ -79,12 +85,7 @@ def test_replica_serves_the_license_view(tmp_path: Path, home: Path) -> None:
         ]
         twine_upload(home, f"{primary.url}/alice/licrep/", "alice", ALICE_PW, *dists)
         alice.modify_index("alice/licrep", license_deny=["AGPL-*"])
-        replica = DevpiServer(
-            tmp_path / "replica", BINDIR, secret=primary.secretfile,
-            init_args=("--role", "replica", "--primary-url", primary.url),
-        ).start()  # fmt: skip
-        serial = primary.status()["serial"]
-        _wait("replica to catch up", lambda: replica.status()["serial"] >= serial)
+        replica = start_replica(primary, tmp_path / "replica")
         assert not replica.status().get("replication-errors")
         for server in (primary, replica):
             code, body = get_status(f"{server.url}/alice/licrep/+simple/lr/")
