@@ -15,10 +15,14 @@ import tarfile  # noqa: TID251 - this is the archive module
 import zipfile  # noqa: TID251 - this is the archive module
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Final, Self
+from typing import IO, TYPE_CHECKING, Final, Self
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+#: an archive's content: its bytes, or a seekable binary file positioned at the archive's
+#: start, read in place without copying it into memory (an upload's temporary file)
+Source = bytes | IO[bytes]
 
 SDIST_SUFFIXES: Final = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
 _ZIP_METHODS: Final = frozenset(
@@ -69,23 +73,33 @@ def check_name(name: str, archive: str) -> str:
     return name.removeprefix("./")
 
 
-class Archive:
-    """An open sdist or wheel, from its bytes, with every member checked up front."""
+def _size(source: IO[bytes]) -> int:
+    start = source.tell()
+    size = source.seek(0, io.SEEK_END) - start
+    source.seek(start)
+    return size
 
-    def __init__(self, data: bytes, filename: str, limits: Limits | None = None) -> None:
+
+class Archive:
+    """An open sdist or wheel, from its bytes or a seekable binary file, with every member
+    checked up front. A file is read in place (it must stay open while the archive is)."""
+
+    def __init__(self, data: Source, filename: str, limits: Limits | None = None) -> None:
         self.filename = filename
         self.limits = limits or Limits()
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
         try:
+            fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
+            size = len(data) if isinstance(data, bytes) else _size(data)
             if filename.endswith((".whl", ".zip")):
-                self._zip = zipfile.ZipFile(io.BytesIO(data))
+                self._zip = zipfile.ZipFile(fileobj)
             elif filename.endswith(SDIST_SUFFIXES):
-                self._tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115
+                self._tar = tarfile.open(fileobj=fileobj, mode="r:*")  # noqa: SIM115
             else:
                 msg = f"{filename!r} is not an sdist or wheel archive"
                 raise ArchiveError(msg)
-            self.members = self._check(data)
+            self.members = self._check(size)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
             msg = f"{filename!r} is not a readable archive: {exc}"
             raise ArchiveError(msg) from exc
@@ -113,11 +127,11 @@ class Archive:
                 raise ArchiveError(msg)
             yield tinfo.name, tinfo.size, 0, tinfo.isfile()
 
-    def _check(self, data: bytes) -> dict[str, Member]:
+    def _check(self, size: int) -> dict[str, Member]:
         members: dict[str, Member] = {}
         total = 0
         count = 0
-        for raw, size, _, regular in self._infos():
+        for raw, length, _, regular in self._infos():
             count += 1
             if count > self.limits.max_members:
                 msg = f"{self.filename!r} has more than {self.limits.max_members} members"
@@ -125,18 +139,20 @@ class Archive:
             name = check_name(raw.rstrip("/") if not regular else raw, self.filename)
             if not regular:
                 continue
-            if size > self.limits.max_member_bytes:
-                msg = f"member {name!r} in {self.filename!r} is over the size limit ({size} bytes)"
+            if length > self.limits.max_member_bytes:
+                msg = (
+                    f"member {name!r} in {self.filename!r} is over the size limit ({length} bytes)"
+                )
                 raise ArchiveError(msg)
-            total += size
+            total += length
             if total > self.limits.max_total_bytes:  # checked as we go: stop a bomb early
                 msg = f"{self.filename!r} unpacks to more than {self.limits.max_total_bytes} bytes"
                 raise ArchiveError(msg)
             if name in members:
                 msg = f"member {name!r} in {self.filename!r} appears twice"
                 raise ArchiveError(msg)
-            members[name] = Member(name=name, size=size)
-        if data and total / len(data) > self.limits.max_ratio and total > 1024 * 1024:
+            members[name] = Member(name=name, size=length)
+        if size and total / size > self.limits.max_ratio and total > 1024 * 1024:
             msg = f"{self.filename!r}: compression ratio over {self.limits.max_ratio:g} (zip bomb?)"
             raise ArchiveError(msg)
         return members
@@ -196,7 +212,7 @@ class Archive:
         self.close()
 
 
-def wheel_metadata(data: bytes, filename: str, limits: Limits | None = None) -> bytes:
+def wheel_metadata(data: Source, filename: str, limits: Limits | None = None) -> bytes:
     """The ``METADATA`` of a wheel's single top-level ``*.dist-info`` directory."""
     with Archive(data, filename, limits) as archive:
         found = [

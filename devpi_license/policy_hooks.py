@@ -46,8 +46,8 @@ def devpipolicy_has_rules(options: Mapping[str, Any]) -> bool:
 def devpipolicy_facts(subject: Any, xom: Any) -> dict[str, Any] | None:
     """The license of the subject's release: read from an upload's content, else looked up
     where the release is stored (pending: queued for extraction, waited for briefly)."""
-    if subject.content is not None and subject.filename:
-        info = license_of_file(subject.filename, subject.content())
+    if subject.stream is not None and subject.filename:
+        info = license_of_file(subject.filename, subject.stream())
         request = get_current_request()
         if request is not None:
             remember(request, subject.filename, info)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from packaging.metadata import parse_email
 
-from devpi_foundry_common.archive import Archive, ArchiveError, Limits
+from devpi_foundry_common.archive import Archive, ArchiveError, Limits, Source
 from devpi_license.core.extract import Evidence, LicenseInfo, extract
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ def license_of_metadata(metadata: bytes, license_files: Mapping[str, str]) -> Li
     return extract(raw, license_files)
 
 
-def license_of_file(filename: str, data: bytes) -> LicenseInfo:
-    """The license of the wheel or sdist ``filename`` with content ``data``."""
+def license_of_file(filename: str, data: Source) -> LicenseInfo:
+    """The license of the wheel or sdist ``filename`` with content ``data`` (its bytes, or
+    a seekable binary file at its start, read in place: only the members used are read)."""
     try:
         with Archive(data, filename, LIMITS) as archive:
             if filename.endswith(".whl"):

@@ -45,9 +45,10 @@ def _uploaded(request: Any) -> tuple[str, LicenseInfo] | None:
     if content is None or not getattr(content, "filename", None):
         return None
     content.file.seek(0)
-    data = content.file.read()
-    content.file.seek(0)
-    return content.filename, license_of_file(content.filename, data)
+    try:  # read in place: an upload can be large
+        return content.filename, license_of_file(content.filename, content.file)
+    finally:
+        content.file.seek(0)
 
 
 def mark_upload(stage: Any, project: str, version: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from devpi_policy.adapters.plugins import NO_FACTS
 from devpi_policy.adapters.policy import (
@@ -72,6 +72,10 @@ def check_upload(request: Any) -> Decision | None:
         content.file.seek(0)
         return data
 
+    def stream() -> IO[bytes]:
+        content.file.seek(0)
+        return content.file  # type: ignore[no-any-return]
+
     subject = Subject(
         phase="upload",
         index=stage.name,
@@ -80,8 +84,13 @@ def check_upload(request: Any) -> Decision | None:
         filename=filename or None,
         stored_in=stage.name,
         content=read if filename else None,
+        stream=stream if filename else None,
     )
-    return decide_path(stage.xom, [policy], subject)
+    try:
+        return decide_path(stage.xom, [policy], subject)
+    finally:
+        if filename:
+            content.file.seek(0)
 
 
 def check_push(request: Any) -> Decision | None:

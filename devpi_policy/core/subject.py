@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
+from typing import IO, TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,7 +20,9 @@ class Subject:
     """A project, release or file, asked about under the rules of the index ``index``.
 
     ``stored_in`` names the index holding the file or release when it is known (serving,
-    downloads); ``content`` reads an uploaded file (uploads only; it may be large).
+    downloads). For uploads of a file, ``content()`` returns its bytes (it may be large)
+    and ``stream()`` the seekable binary file holding it, positioned at its start (read
+    what is needed from it and leave it open; its position is reset after the hook).
     """
 
     phase: Phase
@@ -30,6 +32,7 @@ class Subject:
     filename: str | None = None
     stored_in: str | None = None
     content: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
+    stream: Callable[[], IO[bytes]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:

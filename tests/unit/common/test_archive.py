@@ -148,3 +148,40 @@ def test_wheel_metadata() -> None:
     nested = make_zip([("pkg/x-1.0.dist-info/METADATA", b"Name: x\n")])
     with pytest.raises(ArchiveError, match="exactly one"):
         wheel_metadata(nested, "pkg-1.0-py3-none-any.whl")
+
+
+class CountingFile(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_a_file_is_read_in_place() -> None:
+    """Only the members asked for (and the central directory) are read from a file source,
+    so a large upload is never copied into memory."""
+    big = bytes(range(256)) * (8 * 1024 * 4)  # 8 MiB that compress poorly stored
+    wheel = make_zip(
+        [("pkg/data.bin", big), ("pkg-1.0.dist-info/METADATA", b"Name: pkg\nVersion: 1.0\n")],
+        method=zipfile.ZIP_STORED,
+    )
+    source = CountingFile(wheel)
+    assert wheel_metadata(source, "pkg-1.0-py3-none-any.whl").startswith(b"Name: pkg")
+    assert source.bytes_read < 64 * 1024
+
+
+def test_a_file_source_gets_the_same_checks() -> None:
+    bomb = make_zip([("pkg-1.0/bomb", bytes(50 * 1024 * 1024))])
+    with pytest.raises(ArchiveError, match="compression ratio"):
+        Archive(io.BytesIO(bomb), "pkg-1.0.zip")
+    sdist = make_tar([("pkg-1.0/PKG-INFO", b"Name: pkg\n"), link("pkg-1.0/x", tarfile.SYMTYPE)])
+    with pytest.raises(ArchiveError, match="links are not allowed"):
+        Archive(io.BytesIO(sdist), "pkg-1.0.tar.gz")
+    with pytest.raises(ArchiveError, match="not a readable archive"):
+        Archive(io.BytesIO(b"garbage"), "pkg-1.0-py3-none-any.whl")

@@ -66,3 +66,15 @@ def test_hostile_or_broken_files_are_unknown_with_the_reason() -> None:
         "demo-1.0.tar.gz", sdist(HEAD, {}).replace(b"PKG-INFO", b"PKG-INFX")
     )
     assert no_pkg_info.expression is None
+
+
+def test_a_file_object_gives_the_same_license_as_its_bytes() -> None:
+    """Uploads are read in place from devpi's temporary file, not copied into memory."""
+    data = wheel(HEAD + "License-Expression: mit\nLicense-File: LICENSE\n\n",
+                 {"licenses/LICENSE": MIT})  # fmt: skip
+    from_file = license_of_file("demo-1.0-py3-none-any.whl", io.BytesIO(data))
+    assert from_file == license_of_file("demo-1.0-py3-none-any.whl", data)
+    meta = HEAD + "Classifier: License :: OSI Approved :: BSD License\n\n"
+    tar = sdist(meta, {"COPYING": MIT})
+    assert license_of_file("demo-1.0.tar.gz", io.BytesIO(tar)).expression == "MIT"
+    assert license_of_file("demo-1.0.tar.gz", io.BytesIO(b"x")).expression is None
