@@ -9,8 +9,7 @@ from pluggy import HookimplMarker
 
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import metrics_for, wrap_customizers
-from devpi_buildfarm.config import DEFAULTS, FEATURE, SERVER_OPTIONS
-from devpi_foundry_common.indexconfig import DefaultsGate
+from devpi_buildfarm.config import FEATURE, SERVER_OPTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from devpi_foundry_common.customizers import Results
 
 hookimpl = HookimplMarker("devpiserver")
-DEFAULTS_GATE = DefaultsGate()
 log = logging.getLogger(__name__)
 
 
@@ -30,22 +28,15 @@ def devpiserver_get_features() -> set[str]:
 
 @hookimpl
 def devpiserver_add_parser_options(parser: Any) -> None:
-    """Add the ``--buildfarm-*`` server options; mark this process as serving."""
-    DEFAULTS_GATE.open()
+    """Add the ``--buildfarm-*`` server options."""
     group = parser.addgroup("devpi-buildfarm options")
     for flag, kwargs in SERVER_OPTIONS:
         group.addoption(flag, **kwargs)
 
 
-@hookimpl
-def devpiserver_indexconfig_defaults() -> dict[str, object]:
-    """Declare the ``buildfarm_*`` index options on every index type, mirrors included."""
-    return DEFAULTS_GATE.defaults(DEFAULTS)
-
-
 @hookimpl(wrapper=True)
 def devpiserver_get_stage_customizer_classes() -> Generator[None, Results, Results]:
-    """Mix ``buildfarm_*`` option validation into every index type's customizer."""
+    """Declare and validate the ``buildfarm_*`` options on every index type's customizer."""
     results = yield
     return wrap_customizers(results)
 

@@ -8,7 +8,9 @@ Several plugins may each wrap; the mixins then stack. Nothing here imports devpi
 caller passes devpi's ``BaseStageCustomizer``.
 
 devpi calls the hook on every stage instantiation (at least once per index request), so the
-wrapped list is memoised per distinct hook result.
+wrapped list is memoised per distinct hook result. A wrapper around another plugin's
+wrapper receives that plugin's memoised list, the same object each time: it is recognised
+by identity before anything is hashed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class CustomizerWrapper:
         self.mixin, self.base, self.prefix = mixin, base, prefix
         self._wrapped: dict[type, type] = {}
         self._results: dict[_ResultsKey, Results] = {}
+        #: the last (given, wrapped) pair, replaced as one tuple (thread-safe)
+        self._last: tuple[Results, Results] | None = None
 
     def wrap(self, cls: type) -> type:
         """``cls`` with the mixin in front; ``base`` appended when ``cls`` lacks it.
@@ -67,6 +71,9 @@ class CustomizerWrapper:
         >>> wrapper.wrap_results([[("demo", Plugin)]]) is wrapped
         True
         """
+        last = self._last
+        if last is not None and last[0] is results:
+            return last[1]
         try:
             key = tuple(map(tuple, results))
             wrapped = self._results.get(key)
@@ -77,6 +84,8 @@ class CustomizerWrapper:
             if len(self._results) >= _MAX_REMEMBERED:
                 self._results.clear()  # tests register many plugins; a server a few
             self._results[key] = wrapped
+        # keeping ``results`` alive here keeps its identity from being reused by another list
+        self._last = (results, wrapped)
         return wrapped
 
     def _wrap_all(self, results: Results) -> Results:

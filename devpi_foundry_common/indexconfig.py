@@ -1,9 +1,16 @@
 """Helpers for plugin-owned index options.
 
-devpi-server only adds a plugin's index options to an index when that index is created or
-modified with the full configuration. Indexes created before the plugin was installed lack
-them, and devpi's ``key+=value`` / ``key-=value`` operations then fail on the missing key.
-The plugins backfill their defaults into such indexes with :func:`missing_defaults`.
+The plugins declare their options as stage-customizer keys (through the customizer mixins
+they put in front of every index type), not through ``devpiserver_indexconfig_defaults``:
+devpi writes every default of that hook into the index on each creation *and* each
+modification, and devpi deep-copies (and sizes) a user's whole record, every index
+configuration in it, on each request touching one of its indexes. Storing only the
+options a user set keeps that cost at plain devpi's level; an option that is not stored
+takes its default wherever it is read.
+
+devpi's ``key+=value`` and ``key-=value`` operations read the stored value and fail with a
+server error on a missing key, so :func:`upgrade_index_options` stores the default of each
+option such an operation names, just before devpi applies it.
 """
 
 from __future__ import annotations
@@ -16,31 +23,78 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 
-def missing_defaults(
-    stored: Mapping[str, object], defaults: Mapping[str, object]
-) -> dict[str, object]:
-    """The plugin options absent from a stored index configuration, with their defaults.
+def normalize_option(default: object, value: object) -> object:
+    """``value`` as stored for an option whose default is ``default``: lists from a list or
+    a comma-separated string (empty parts dropped, as devpi does), strings as given.
 
-    Each default is deep-copied, so callers may store and later mutate it.
-
-    >>> missing_defaults({"type": "stage", "policy_mode": "dry-run"},
-    ...                  {"policy_mode": "enforce", "policy_exclude": []})
-    {'policy_exclude': []}
+    >>> normalize_option([], "evil-*, acme.*,")
+    ['evil-*', 'acme.*']
+    >>> normalize_option("enforce", "dry-run")
+    'dry-run'
+    >>> normalize_option([], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: not a list or comma-separated string: 3
     """
-    return {key: copy.deepcopy(value) for key, value in defaults.items() if key not in stored}
+    if isinstance(default, list):
+        if isinstance(value, (list, tuple)):
+            return [str(item) for item in value]
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        msg = f"not a list or comma-separated string: {value!r}"
+        raise ValueError(msg)
+    if isinstance(value, str):
+        return value
+    msg = f"not a string: {value!r}"
+    raise ValueError(msg)
+
+
+def normalized(customizer: Any, defaults: Mapping[str, object], key: str, value: object) -> object:
+    """:func:`normalize_option` for a customizer's ``normalize_indexconfig_value``; a bad
+    value is devpi's ``InvalidIndexconfig`` (HTTP 400 naming the option)."""
+    try:
+        return normalize_option(defaults[key], value)
+    except ValueError as exc:
+        raise customizer.InvalidIndexconfig([f"{key}: {exc}"]) from exc
 
 
 #: devpi-server's routes for one index (``PATCH`` modifies it).
 INDEX_ROUTES: Final = frozenset({"/{user}/{index}", "/{user}/{index}/"})
 
 
+def edited_missing(
+    operations: object, stored: Mapping[str, object], defaults: Mapping[str, object]
+) -> dict[str, object]:
+    """The options among ``defaults`` that the PATCH ``operations`` add to or remove from
+    (``key+=value``, ``key-=value``) and ``stored`` lacks, with fresh copies of their
+    defaults.
+
+    >>> edited_missing(["policy_exclude+=evil-*", "policy_mode=dry-run"], {},
+    ...                {"policy_exclude": [], "policy_mode": "enforce"})
+    {'policy_exclude': []}
+    >>> edited_missing(["policy_exclude-=x"], {"policy_exclude": ["x"]}, {"policy_exclude": []})
+    {}
+    """
+    if not isinstance(operations, list):
+        return {}
+    found = {}
+    for item in operations:
+        if not isinstance(item, str):
+            continue
+        target = item.partition("=")[0]
+        key = target[:-1]
+        if target.endswith(("+", "-")) and key in defaults and key not in stored:
+            found[key] = copy.deepcopy(defaults[key])
+    return found
+
+
 def upgrade_index_options(request: Any, defaults: Mapping[str, object]) -> list[str]:
-    """Store ``defaults`` missing from the index a ``PATCH`` request modifies.
+    """Store the default of each option in ``defaults`` that a ``PATCH`` of an index edits
+    with ``+=``/``-=`` while the index has no value for it.
 
     Called from a Pyramid ``ContextFound`` subscriber, i.e. inside devpi's write transaction
-    and before its view, so ``devpi index user/idx key+=value`` works on indexes created
-    before the plugin was installed. ``request`` is devpi-server's request (duck-typed, this
-    package imports no devpi). Returns the option names it added.
+    and before its view. ``request`` is devpi-server's request (duck-typed, this package
+    imports no devpi). Returns the option names it stored.
     """
     route = request.matched_route
     if route is None or route.name not in INDEX_ROUTES or request.method != "PATCH":
@@ -49,43 +103,40 @@ def upgrade_index_options(request: Any, defaults: Mapping[str, object]) -> list[
     if stage is None:
         return []
     stored = stage.get()
-    missing = missing_defaults(stored, defaults) if stored else {}
+    if not stored:
+        return []
+    try:
+        operations = json.loads(request.body or b"null")
+    except ValueError:
+        return []  # devpi answers malformed bodies itself
+    missing = edited_missing(operations, stored, defaults)
     if missing:
         with stage.user.key.update() as userconfig:
             userconfig["indexes"][stage.index].update(missing)
     return sorted(missing)
 
 
-class DefaultsGate:
-    """Declares a plugin's option defaults only in processes that serve requests.
+def operation_options(operations: list[Any]) -> dict[str, Any]:
+    """The values devpi's PATCH operations set or add (``devpi index`` sends these).
 
-    devpi writes every default of ``devpiserver_indexconfig_defaults`` into each index it
-    creates, also in ``devpi-import`` and ``devpi-init``. There the defaults would change
-    imported data (an export made without the plugin would come back with the plugin's
-    keys) and devpi's own import tests would see extra keys. devpi-server calls
-    ``devpiserver_add_parser_options`` only when it builds the full server parser
-    (``devpi-server``, ``devpi-gen-config``, its test fixtures), never in import/init, so
-    the plugin opens the gate there. Options present in an export are kept by devpi-import
-    either way (as unknown keys), and indexes without the keys get them on their first
-    modification (:func:`upgrade_index_options`).
+    >>> operation_options(["license_deny+=AGPL-*", "policy_mode=dry-run", "x-=y", 3])
+    {'license_deny': ['AGPL-*'], 'policy_mode': 'dry-run'}
     """
-
-    def __init__(self) -> None:
-        self.serving = False
-
-    def open(self) -> None:
-        """Called from the plugin's ``devpiserver_add_parser_options``."""
-        self.serving = True
-
-    def defaults(self, defaults: Mapping[str, object]) -> dict[str, object]:
-        """Fresh copies of ``defaults`` in a serving process, else nothing."""
-        if not self.serving:
-            return {}
-        return {key: copy.deepcopy(value) for key, value in defaults.items()}
+    found: dict[str, Any] = {}
+    for item in operations:
+        if not isinstance(item, str):
+            continue
+        target, _, value = item.partition("=")
+        if target.endswith("+"):
+            found.setdefault(target[:-1], []).append(value)
+        elif not target.endswith("-"):
+            found[target] = value
+    return found
 
 
 def requested_index_options(request: Any) -> dict[str, Any] | None:
-    """The options a PUT/PATCH of an index asks for, or ``None`` for other requests."""
+    """The options a PUT/PATCH of an index sets or adds to (a PATCH as a document or as
+    ``key=value``/``key+=value`` operations), or ``None`` for other requests."""
     route = getattr(request, "matched_route", None)
     if route is None or route.name not in INDEX_ROUTES or request.method not in ("PUT", "PATCH"):
         return None
@@ -93,6 +144,8 @@ def requested_index_options(request: Any) -> dict[str, Any] | None:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return None  # devpi answers malformed bodies itself
+    if isinstance(body, list):
+        return operation_options(body)
     return body if isinstance(body, dict) else None
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
-from devpi_foundry_common.indexconfig import DefaultsGate
-from devpi_license.adapters.devpi import metrics_for
+from devpi_license.adapters.devpi import metrics_for, wrap_customizers
 from devpi_license.adapters.lookup import existing_extractor, extractor_for, mirror_has_rules
 from devpi_license.adapters.uploads import mark_upload
-from devpi_license.config import DEFAULTS, FEATURE, ServerOptions, add_parser_options
+from devpi_license.config import FEATURE, ServerOptions, add_parser_options
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from devpi_foundry_common.customizers import Results
 
 log = logging.getLogger(__name__)
 
 hookimpl = HookimplMarker("devpiserver")
-DEFAULTS_GATE = DefaultsGate()
 
 
 @hookimpl
@@ -27,15 +30,15 @@ def devpiserver_get_features() -> set[str]:
 
 @hookimpl
 def devpiserver_add_parser_options(parser: Any) -> None:
-    """``--license-*`` options; marks this process as serving (see DefaultsGate)."""
-    DEFAULTS_GATE.open()
+    """``--license-*`` options of devpi-server."""
     add_parser_options(parser)
 
 
-@hookimpl
-def devpiserver_indexconfig_defaults() -> dict[str, object]:
+@hookimpl(wrapper=True)
+def devpiserver_get_stage_customizer_classes() -> Generator[None, Results, Results]:
     """Declare the ``license_*`` index options on every index type, mirrors included."""
-    return DEFAULTS_GATE.defaults(DEFAULTS)
+    results = yield
+    return wrap_customizers(results)
 
 
 @hookimpl

@@ -6,34 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
-from devpi_foundry_common.indexconfig import DefaultsGate
 from devpi_policy.adapters.devpi import metrics_for
 from devpi_policy.adapters.serving import wrap_customizers
-from devpi_policy.config import DEFAULTS, FEATURE
+from devpi_policy.config import FEATURE
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
 hookimpl = HookimplMarker("devpiserver")
-DEFAULTS_GATE = DefaultsGate()
 
 
 @hookimpl
 def devpiserver_get_features() -> set[str]:
     """Announce devpi_policy in ``/+api`` so clients can tell it is installed."""
     return {FEATURE}
-
-
-@hookimpl
-def devpiserver_add_parser_options() -> None:
-    """Mark this process as serving, so option defaults apply (see DefaultsGate)."""
-    DEFAULTS_GATE.open()
-
-
-@hookimpl
-def devpiserver_indexconfig_defaults() -> dict[str, object]:
-    """Declare the ``policy_*`` index options on every index type, mirrors included."""
-    return DEFAULTS_GATE.defaults(DEFAULTS)
 
 
 @hookimpl
@@ -52,7 +38,8 @@ def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
 def devpiserver_get_stage_customizer_classes() -> Generator[
     None, list[list[tuple[str, type]]], list[list[tuple[str, type]]]
 ]:
-    """Mix policy validation and listing filters into every index type's customizer.
+    """Mix the ``policy_*`` options, their validation and the listing filters into every
+    index type's customizer.
 
     devpi applies only the queried index's customizer to what its bases serve, and refuses
     a second customizer for a built-in type, so wrapping all of them is what makes rules

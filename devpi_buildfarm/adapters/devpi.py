@@ -29,19 +29,30 @@ def metrics_for(xom: Any) -> Metrics:
 
 
 def upgrade_index_options(request: Any) -> None:
-    """Add this plugin's defaults to an index created before it was installed.
-
-    Makes ``devpi index user/idx buildfarm_targets+=cp311-*`` work on such indexes.
-    """
+    """Store the default of a ``buildfarm_*`` option that a PATCH edits with ``+=``/``-=``
+    while the index has no value for it, so devpi can apply the edit."""
     added = indexconfig.upgrade_index_options(request, DEFAULTS)
     if added:
         metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
-        log.info("added default options %s to index %s", added, request.context.stage.name)
+        log.info("stored defaults of %s in index %s", added, request.context.stage.name)
 
 
-class BuildfarmCustomizerMixin:
-    """Mixed in before every index type's customizer: ``buildfarm_*`` options are checked
-    when an index is created or modified (HTTP 400 listing every problem)."""
+class BuildfarmOptionsMixin:
+    """Declares the ``buildfarm_*`` index options on a stage customizer. They are stored only
+    when set (see devpi_foundry_common.indexconfig); unset ones read as their defaults."""
+
+    def get_possible_indexconfig_keys(self) -> tuple[str, ...]:
+        return (*super().get_possible_indexconfig_keys(), *DEFAULTS)  # type: ignore[misc]
+
+    def normalize_indexconfig_value(self, key: str, value: Any) -> Any:
+        if key in DEFAULTS:
+            return indexconfig.normalized(self, DEFAULTS, key, value)
+        return super().normalize_indexconfig_value(key, value)  # type: ignore[misc]
+
+
+class BuildfarmCustomizerMixin(BuildfarmOptionsMixin):
+    """Mixed in before every index type's customizer: ``buildfarm_*`` options are declared
+    and checked when an index is created or modified (HTTP 400 listing every problem)."""
 
     stage: Any
     InvalidIndexconfig: type[Exception]

@@ -1,11 +1,15 @@
-"""devpi-server side of devpi_license: index option upgrades and per-server state."""
+"""devpi-server side of devpi_license: index options (declared on every index type's
+customizer, upgraded for ``+=``/``-=``) and per-server state."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from devpi_server.model import BaseStageCustomizer
+
 from devpi_foundry_common import indexconfig
+from devpi_foundry_common.customizers import CustomizerWrapper, Results
 from devpi_foundry_common.metrics import Metrics
 from devpi_foundry_common.singletons import per_server
 from devpi_license.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
@@ -24,11 +28,30 @@ def metrics_for(xom: Any) -> Metrics:
 
 
 def upgrade_index_options(request: Any) -> None:
-    """Add this plugin's defaults to an index created before it was installed.
-
-    Makes ``devpi index user/idx license_deny+=AGPL-*`` work on such indexes.
-    """
+    """Store the default of a ``license_*`` option that a PATCH edits with ``+=``/``-=``
+    while the index has no value for it, so devpi can apply the edit."""
     added = indexconfig.upgrade_index_options(request, DEFAULTS)
     if added:
         metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
-        log.info("added default options %s to index %s", added, request.context.stage.name)
+        log.info("stored defaults of %s in index %s", added, request.context.stage.name)
+
+
+class LicenseOptionsMixin:
+    """Declares the ``license_*`` index options on a stage customizer. They are stored only
+    when set (see devpi_foundry_common.indexconfig); unset ones read as their defaults."""
+
+    def get_possible_indexconfig_keys(self) -> tuple[str, ...]:
+        return (*super().get_possible_indexconfig_keys(), *DEFAULTS)  # type: ignore[misc]
+
+    def normalize_indexconfig_value(self, key: str, value: Any) -> Any:
+        if key in DEFAULTS:
+            return indexconfig.normalized(self, DEFAULTS, key, value)
+        return super().normalize_indexconfig_value(key, value)  # type: ignore[misc]
+
+
+_WRAPPER = CustomizerWrapper(LicenseOptionsMixin, BaseStageCustomizer, "License")
+
+
+def wrap_customizers(results: Results) -> Results:
+    """Every plugin's ``(index_type, customizer)`` pairs, each declaring ``license_*``."""
+    return _WRAPPER.wrap_results(results)

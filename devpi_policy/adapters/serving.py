@@ -22,6 +22,7 @@ from devpi_server.model import BaseStageCustomizer
 
 from devpi_foundry_common.customizers import CustomizerWrapper, Results
 from devpi_policy.adapters import plugins
+from devpi_policy.adapters.devpi import PolicyOptionsMixin
 from devpi_policy.adapters.policy import IndexPolicy, index_policy, option_problems
 from devpi_policy.core.evaluate import cached_file_denials, cached_release_denials, split_filename
 from devpi_policy.core.subject import Subject
@@ -186,8 +187,8 @@ def _and(base: Iterator[bool] | None, ours: Iterable[bool]) -> Iterator[bool]:
         yield bool(previous) and allowed
 
 
-class PolicyCustomizerMixin:
-    """Mixed in before every index type's customizer: validation and listing filters."""
+class PolicyCustomizerMixin(PolicyOptionsMixin):
+    """Mixed in before every index type's customizer: options, validation and filters."""
 
     stage: Any
     InvalidIndexconfig: type[Exception]

@@ -33,13 +33,40 @@ def test_status_publishes_metrics_of_each_plugin(testapp: Any) -> None:
 
 
 @pytest.mark.parametrize("index_type", ["stage", "mirror"])
-def test_index_options_with_defaults_on_every_type(mapp: Any, index_type: str) -> None:
+def test_index_options_on_every_type_stored_only_when_set(
+    mapp: Any, testapp: Any, index_type: str
+) -> None:
     mapp.login_root()
     kwargs = {"mirror_url": "http://127.0.0.1:1/simple/"} if index_type == "mirror" else {}
     mapp.create_index(f"root/{index_type}x", indexconfig=dict(type=index_type, **kwargs))
     ixconfig = mapp.getjson(f"/root/{index_type}x")["result"]
-    for key, default in ALL_DEFAULTS.items():
-        assert ixconfig[key] == default, key
+    assert not set(ALL_DEFAULTS) & set(ixconfig), "defaults are not stored"
+    # modifying another option stores none of them either (devpi would for hook defaults)
+    r = testapp.patch_json(f"/root/{index_type}x", ["title=renamed"])
+    assert r.status_code == 200, r.text
+    assert not set(ALL_DEFAULTS) & set(mapp.getjson(f"/root/{index_type}x")["result"])
+    values = {"policy_mode": "dry-run", "license_unknown": "deny", "buildfarm_targets": "cp311-*"}
+    if index_type == "mirror":
+        del values["buildfarm_targets"]  # builds are requested for private indexes only
+    r = testapp.patch_json(f"/root/{index_type}x", [f"{k}={v}" for k, v in values.items()])
+    assert r.status_code == 200, r.text
+    ixconfig = mapp.getjson(f"/root/{index_type}x")["result"]
+    assert {k: ixconfig[k] for k in values} == {
+        **values,
+        **({"buildfarm_targets": ["cp311-*"]} if index_type == "stage" else {}),
+    }
+    # dropping an option (key-=) removes it: it reads as its default again
+    r = testapp.patch_json(f"/root/{index_type}x", ["policy_mode-="])
+    assert r.status_code == 200, r.text
+    assert "policy_mode" not in mapp.getjson(f"/root/{index_type}x")["result"]
+
+
+def test_wrong_option_types_are_a_400(mapp: Any, testapp: Any) -> None:
+    mapp.login_root()
+    mapp.create_index("root/typed")
+    r = testapp.patch_json("/root/typed", {"policy_mode": ["a"]}, expect_errors=True)
+    assert r.status_code == 400
+    assert "policy_mode: not a string" in r.json["message"]
 
 
 def test_list_options_split_on_commas(mapp: Any) -> None:
@@ -79,7 +106,7 @@ def test_key_plus_equals_on_index_created_before_install(mapp: Any, testapp: Any
     assert ixconfig["policy_exclude"] == ["evil-*"]
     assert ixconfig["buildfarm_targets"] == ["cp311-*"]
     assert ixconfig["license_deny"] == ["AGPL-*"]
-    assert ixconfig["policy_mode"] == "enforce"
+    assert "policy_mode" not in ixconfig  # only the edited options were stored
     metrics = {n: v for n, _, v in testapp.get_json("/+status").json["result"]["metrics"]}
     assert metrics["devpi_policy_indexconfig_upgrades_total"] == 1.0
     assert metrics["devpi_license_indexconfig_upgrades_total"] == 1.0
@@ -103,10 +130,19 @@ def test_license_rules_refused_without_devpi_policy(
 
     xom = makexom(plugins=[devpi_license.hooks])
     try:
-        mapp = makemapp(maketestapp(xom))
+        testapp = maketestapp(xom)
+        mapp = makemapp(testapp)
         mapp.login_root()
         message = mapp.create_index("root/lic", {"license_deny": "AGPL-*"}, code=400)
         assert "license_deny: license rules are enforced by devpi_policy" in message
         mapp.create_index("root/plain", {"license_unknown": "allow"})
+        # devpi index sends key=value / key+=value operations: refused the same way
+        for op in ("license_deny+=AGPL-*", "license_unknown=deny"):
+            r = testapp.patch_json("/root/plain", [op], expect_errors=True)
+            assert r.status_code == 400, op
+            assert "enforced by devpi_policy" in r.json["message"]
+        r = testapp.patch_json("/root/plain", ["license_unknown=allow", "title=x"])
+        assert r.status_code == 200, r.text
+        assert mapp.getjson("/root/plain")["result"]["license_unknown"] == "allow"
     finally:
         xom.keyfs.release_all_wait_tx()

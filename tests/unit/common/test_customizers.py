@@ -82,3 +82,21 @@ def test_stacked_wrappers_memoise_their_own_results() -> None:
     cls = first[0][0][1]
     assert cls.__name__ == "OuterDemoStageCustomizer"
     assert cls.__mro__[1:5] == (Other, inner.wrap(StageCustomizer), Mixin, StageCustomizer)
+
+
+def test_stacked_wrappers_recognise_the_inner_memo_by_identity() -> None:
+    """The outer wrapper gets the inner wrapper's memoised list each time: the same object,
+    answered without hashing, and never confused with another list."""
+
+    class OuterMixin:
+        pass
+
+    inner, outer = make_wrapper(), CustomizerWrapper(OuterMixin, Base, "Outer")
+    stage = [[("stage", StageCustomizer)]]
+    mirror = [[("mirror", MirrorCustomizer)]]
+    first = outer.wrap_results(inner.wrap_results(stage))
+    assert outer.wrap_results(inner.wrap_results([[("stage", StageCustomizer)]])) is first
+    other = outer.wrap_results(inner.wrap_results(mirror))
+    assert names(other) == [[("mirror", "OuterDemoMirrorCustomizer")]]
+    assert outer.wrap_results(inner.wrap_results(stage)) is first
+    assert names(first) == [[("stage", "OuterDemoStageCustomizer")]]

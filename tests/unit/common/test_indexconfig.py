@@ -1,34 +1,60 @@
 from __future__ import annotations
 
-from devpi_foundry_common.indexconfig import missing_defaults
+from typing import Any
+
+import pytest
+
+from devpi_foundry_common.indexconfig import (
+    edited_missing,
+    normalize_option,
+    normalized,
+    operation_options,
+)
+
+DEFAULTS: dict[str, object] = {"policy_exclude": [], "policy_mode": "enforce"}
 
 
-def test_returns_only_missing_keys() -> None:
-    stored = {"type": "stage", "policy_mode": "dry-run"}
-    defaults = {"policy_mode": "enforce", "policy_exclude": []}
-    assert missing_defaults(stored, defaults) == {"policy_exclude": []}
+def test_list_options_split_like_devpi() -> None:
+    assert normalize_option([], "a, b,,c ") == ["a", "b", "c"]
+    assert normalize_option([], ("a", "b")) == ["a", "b"]
+    assert normalize_option([], "") == []
+    assert normalize_option("enforce", "dry-run") == "dry-run"
 
 
-def test_nothing_missing() -> None:
-    assert missing_defaults({"a": 1}, {"a": 2}) == {}
+@pytest.mark.parametrize(("default", "value"), [([], None), ([], {"a": 1}), ("x", ["y"])])
+def test_wrong_types_are_refused(default: object, value: object) -> None:
+    with pytest.raises(ValueError, match="not a"):
+        normalize_option(default, value)
 
 
-def test_defaults_are_copies() -> None:
-    defaults: dict[str, object] = {"policy_exclude": []}
-    result = missing_defaults({}, defaults)
-    result_list = result["policy_exclude"]
-    assert isinstance(result_list, list)
-    result_list.append("x")
-    assert defaults == {"policy_exclude": []}
+class InvalidError(Exception):
+    pass
 
 
-def test_defaults_gate_is_closed_until_a_serving_parser_opens_it() -> None:
-    from devpi_foundry_common.indexconfig import DefaultsGate
+def test_normalized_raises_devpis_error_naming_the_option() -> None:
+    customizer: Any = type("C", (), {"InvalidIndexconfig": InvalidError})()
+    assert normalized(customizer, DEFAULTS, "policy_exclude", "a,b") == ["a", "b"]
+    with pytest.raises(InvalidError) as exc:
+        normalized(customizer, DEFAULTS, "policy_mode", None)
+    assert exc.value.args[0] == ["policy_mode: not a string: None"]
 
-    gate = DefaultsGate()
-    defaults: dict[str, object] = {"policy_exclude": [], "policy_mode": "enforce"}
-    assert gate.defaults(defaults) == {}
-    gate.open()
-    given = gate.defaults(defaults)
-    assert given == defaults
-    assert given["policy_exclude"] is not defaults["policy_exclude"]
+
+def test_only_edited_missing_options_get_their_default() -> None:
+    ops = ["policy_exclude+=evil-*", "policy_mode=dry-run", "other+=x", 7]
+    assert edited_missing(ops, {"type": "stage"}, DEFAULTS) == {"policy_exclude": []}
+    assert edited_missing(["policy_exclude-=x"], {}, DEFAULTS) == {"policy_exclude": []}
+    assert edited_missing(["policy_exclude+=x"], {"policy_exclude": ["y"]}, DEFAULTS) == {}
+    assert edited_missing({"policy_exclude": "x"}, {}, DEFAULTS) == {}
+
+
+def test_edited_defaults_are_copies() -> None:
+    found = edited_missing(["policy_exclude+=x"], {}, DEFAULTS)
+    value = found["policy_exclude"]
+    assert isinstance(value, list)
+    value.append("x")
+    assert DEFAULTS["policy_exclude"] == []
+
+
+def test_operation_options() -> None:
+    ops = ["license_deny+=AGPL-*", "license_deny+=GPL-*", "policy_mode=", "x-=y", "z-="]
+    assert operation_options(ops) == {"license_deny": ["AGPL-*", "GPL-*"], "policy_mode": ""}
