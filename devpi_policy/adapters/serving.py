@@ -105,8 +105,9 @@ class ServingView:
             version in (s.list_versions_perstage(project) or ()) for s in self.stages[:k]
         )
 
-    def links_allowed(self, project: str, hrefs: tuple[str, ...]) -> Iterable[bool]:
-        """Which of a project page's links (devpi hrefs) may be served through this index."""
+    def links_allowed(self, project: str, hrefs: tuple[str, ...]) -> Iterable[bool] | None:
+        """Which of a project page's links (devpi hrefs) may be served through this index;
+        ``None`` when all of them may (devpi then filters nothing)."""
         if not any(p.plugin_rules for p in self.policies):
             # devpi_policy's own rules only: the answer depends on nothing else, so a
             # project page's answer is memoised whole (pages are re-served unchanged)
@@ -137,8 +138,9 @@ class ServingView:
 @lru_cache(maxsize=128)
 def _links_flags(
     path: tuple[tuple[str, Rules, bool, str], ...], hrefs: tuple[str, ...]
-) -> tuple[bool, ...]:
-    """Which links a path of (index, rules, invalid, mode) allows; memoised per page."""
+) -> tuple[bool, ...] | None:
+    """Which links a path of (index, rules, invalid, mode) allows, ``None`` for all of
+    them; memoised per page."""
     positions = {name: i for i, (name, _, _, _) in enumerate(path)}
     last = len(path) - 1
     flags = []
@@ -150,7 +152,7 @@ def _links_flags(
                 allowed = False
                 break
         flags.append(allowed)
-    return tuple(flags)
+    return None if all(flags) else tuple(flags)
 
 
 def link_basename(href: str) -> str:
@@ -181,10 +183,9 @@ def stored_in(href: str) -> str | None:
     return None
 
 
-def _and(base: Iterator[bool] | None, ours: Iterable[bool]) -> Iterator[bool]:
+def _and(base: Iterator[bool], ours: Iterable[bool]) -> Iterator[bool]:
     for allowed in ours:
-        previous = True if base is None else next(base, True)
-        yield bool(previous) and allowed
+        yield bool(next(base, True)) and allowed
 
 
 class PolicyCustomizerMixin(PolicyOptionsMixin):
@@ -200,11 +201,16 @@ class PolicyCustomizerMixin(PolicyOptionsMixin):
         if issues:
             raise self.InvalidIndexconfig(issues)
 
-    def _filter(self, base: Any, make: Callable[[ServingView], Iterable[bool]]) -> Any:
+    def _filter(self, base: Any, make: Callable[[ServingView], Iterable[bool] | None]) -> Any:
+        """devpi's filter iterator: ``base`` (the customizer's own) and ours; ``None``
+        (devpi filters nothing, per item) when neither refuses anything up front."""
         view = ServingView.of(self.stage)
         if view is None:
             return base
-        return _and(base, make(view))
+        ours = make(view)
+        if ours is None:
+            return base
+        return iter(ours) if base is None else _and(base, ours)
 
     def get_projects_filter_iter(self, projects: Any) -> Any:
         base = super().get_projects_filter_iter(projects)  # type: ignore[misc]
