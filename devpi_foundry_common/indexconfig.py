@@ -58,6 +58,37 @@ def normalized(customizer: Any, defaults: Mapping[str, object], key: str, value:
         raise customizer.InvalidIndexconfig([f"{key}: {exc}"]) from exc
 
 
+class DeclaredOptions:
+    """Base of a customizer mixin that declares a plugin's index options::
+
+        class PolicyOptionsMixin(DeclaredOptions, defaults=DEFAULTS): ...
+
+    The subclass given ``defaults`` gets ``get_possible_indexconfig_keys`` and
+    ``normalize_indexconfig_value`` for those options, each chaining to the next class in
+    the MRO (several plugins' mixins stack in front of one customizer). Subclasses without
+    ``defaults`` (the wrapped classes) add nothing.
+    """
+
+    def __init_subclass__(cls, *, defaults: Mapping[str, object] | None = None) -> None:
+        super().__init_subclass__()
+        if defaults is None:
+            return
+        options = dict(defaults)
+
+        def get_possible_indexconfig_keys(self: Any) -> tuple[str, ...]:
+            parent: Any = super(cls, self)
+            return (*parent.get_possible_indexconfig_keys(), *options)
+
+        def normalize_indexconfig_value(self: Any, key: str, value: Any) -> Any:
+            if key in options:
+                return normalized(self, options, key, value)
+            parent: Any = super(cls, self)
+            return parent.normalize_indexconfig_value(key, value)
+
+        setattr(cls, "get_possible_indexconfig_keys", get_possible_indexconfig_keys)  # noqa: B010
+        setattr(cls, "normalize_indexconfig_value", normalize_indexconfig_value)  # noqa: B010
+
+
 #: devpi-server's routes for one index (``PATCH`` modifies it).
 INDEX_ROUTES: Final = frozenset({"/{user}/{index}", "/{user}/{index}/"})
 

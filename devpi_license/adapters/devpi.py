@@ -36,17 +36,9 @@ def upgrade_index_options(request: Any) -> None:
         log.info("stored defaults of %s in index %s", added, request.context.stage.name)
 
 
-class LicenseOptionsMixin:
+class LicenseOptionsMixin(indexconfig.DeclaredOptions, defaults=DEFAULTS):
     """Declares the ``license_*`` index options on a stage customizer. They are stored only
     when set (see devpi_foundry_common.indexconfig); unset ones read as their defaults."""
-
-    def get_possible_indexconfig_keys(self) -> tuple[str, ...]:
-        return (*super().get_possible_indexconfig_keys(), *DEFAULTS)  # type: ignore[misc]
-
-    def normalize_indexconfig_value(self, key: str, value: Any) -> Any:
-        if key in DEFAULTS:
-            return indexconfig.normalized(self, DEFAULTS, key, value)
-        return super().normalize_indexconfig_value(key, value)  # type: ignore[misc]
 
 
 _WRAPPER = CustomizerWrapper(LicenseOptionsMixin, BaseStageCustomizer, "License")

@@ -58,3 +58,31 @@ def test_edited_defaults_are_copies() -> None:
 def test_operation_options() -> None:
     ops = ["license_deny+=AGPL-*", "license_deny+=GPL-*", "policy_mode=", "x-=y", "z-="]
     assert operation_options(ops) == {"license_deny": ["AGPL-*", "GPL-*"], "policy_mode": ""}
+
+
+class Customizer:
+    InvalidIndexconfig = InvalidError
+
+    def get_possible_indexconfig_keys(self) -> tuple[str, ...]:
+        return ("mirror_url",)
+
+    def normalize_indexconfig_value(self, key: str, value: object) -> object:
+        return f"base {key}={value}"
+
+
+def test_declared_options_of_stacked_mixins_chain() -> None:
+    from devpi_foundry_common.indexconfig import DeclaredOptions
+
+    class First(DeclaredOptions, defaults={"policy_exclude": []}):
+        pass
+
+    class Second(DeclaredOptions, defaults={"license_unknown": "allow"}):
+        pass
+
+    stacked: Any = type("Stacked", (First, Second, Customizer), {})()
+    assert stacked.get_possible_indexconfig_keys() == (
+        "mirror_url", "license_unknown", "policy_exclude"
+    )  # fmt: skip
+    assert stacked.normalize_indexconfig_value("policy_exclude", "a,b") == ["a", "b"]
+    assert stacked.normalize_indexconfig_value("license_unknown", "deny") == "deny"
+    assert stacked.normalize_indexconfig_value("mirror_url", "u") == "base mirror_url=u"
