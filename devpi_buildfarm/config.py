@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ COUNTERS: Final = [
     "jobs_failed_total",
     "enqueue_errors_total",
     "worker_errors_total",
+    "jobs_lost_total",
     "indexconfig_upgrades_total",
 ]
 GAUGES: Final = ["jobs_queued", "jobs_running", "workers", "unisolated"]
@@ -45,11 +47,16 @@ class ServerOptions:
     server_url: str | None
     env_cache_seconds: float = 600.0
     workdir: str = ""
+    build_user: str = "nobody"
 
     @classmethod
     def from_args(cls, args: Any, serverdir: str) -> ServerOptions:
         """From devpi-server's parsed arguments; defaults where a process lacks them
         (devpi-import and devpi-init never build the plugin's options)."""
+
+        # absolute from here on: builds run with other working directories (a relative
+        # --serverdir would otherwise point elsewhere for pip, sqlite and the job dirs)
+        serverdir = str(Path(serverdir).resolve())
 
         def get(name: str, default: Any) -> Any:
             value = getattr(args, f"buildfarm_{name}", None)
@@ -67,6 +74,7 @@ class ServerOptions:
             server_url=get("server_url", None),
             env_cache_seconds=float(get("env_cache_seconds", 600)),
             workdir=f"{serverdir}/.buildfarm",
+            build_user=str(get("build_user", "nobody")),
         )
 
 
@@ -96,9 +104,12 @@ SERVER_OPTIONS: Final = (
     ("--buildfarm-log-retention-days", {"type": float, "default": 30.0, "metavar": "D",
         "help": "build logs of jobs finished longer ago are deleted"}),
     ("--buildfarm-env-cache-seconds", {"type": float, "default": 600.0, "metavar": "S",
-        "help": "reuse an installed build environment (same index and build requirements) "
-        "for this long; 0: install the requirements for every build"}),
+        "help": "reuse a fetched wheelhouse of build requirements (same index, identity and "
+        "requirements) for this long; 0: fetch the requirements for every build"}),
+    ("--buildfarm-build-user", {"metavar": "USER", "default": "nobody", "help":
+        "the unprivileged user (name, uid or uid:gid) local builds run as when devpi-server "
+        "runs as root (never root)"}),
     ("--buildfarm-server-url", {"metavar": "URL", "default": None, "help":
-        "URL builds use to reach this server's indexes for build dependencies "
-        "(default: http://<host>:<port> of this server)"}),
+        "URL the build workers use to reach this server: they fetch sdists and build "
+        "dependencies and publish wheels through it (default: http://<host>:<port>)"}),
 )  # fmt: skip

@@ -32,8 +32,13 @@ class JobTransitionError(BuildfarmError):
 
 
 class BuildError(BuildfarmError):
-    """A build that failed; ``stage`` names the step (``deps``, ``build``, ``repair``...)."""
+    """A build that failed; ``stage`` names the step (``deps``, ``build``, ``repair``...).
 
-    def __init__(self, message: str, *, stage: str) -> None:
+    ``permanent``: another attempt would fail the same way (a refused requirement, a wheel
+    that does not fit its job, a refused publication), so the job fails at once.
+    """
+
+    def __init__(self, message: str, *, stage: str, permanent: bool = False) -> None:
         self.stage = stage
+        self.permanent = permanent
         super().__init__(f"{stage}: {message}")

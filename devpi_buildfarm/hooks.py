@@ -57,6 +57,12 @@ def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
 
 
 @hookimpl
+def devpiserver_get_identity(request: Any, credentials: Any) -> Any:
+    """Authenticate a build's own requests (its job credential) as the job's identity."""
+    return service.job_identity(request, credentials)
+
+
+@hookimpl
 def devpiserver_on_upload(stage: Any, project: str, version: str, link: Any) -> None:
     """Queue builds for an uploaded sdist (notifier thread, after the upload's commit)."""
     try:

@@ -19,6 +19,7 @@ from typing import Any
 from devpi_server.views import apireturn
 from pyramid.events import ContextFound
 from pyramid.response import Response
+from pyramid.tweens import EXCVIEW
 
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import upgrade_index_options
@@ -60,7 +61,7 @@ def _job(request: Any) -> Any:
         apireturn(400, message=f"{request.matchdict['id']!r} is not a job number")
     job = _farm(request).queue.get(job_id)
     stage = request.context.stage
-    if job is None or stage.name not in (job.spec.index, job.spec.upload_to):
+    if job is None or stage.name != job.spec.index:  # jobs belong to the index that asked
         apireturn(404, message=f"no build job {request.matchdict['id']} on {stage.name}")
     return job
 
@@ -186,7 +187,18 @@ def request_view(request: Any) -> None:
         )
     if problems:
         apireturn(400, message="; ".join(problems))
-    rows = request_builds(_farm(request), stage, wanted, [str(p) for p in patterns])
+    xom = request.registry["xom"]
+    who = request.authenticated_userid
+    if not who or not request.has_permission("upload", upload_to):
+        apireturn(403, message=f"{who or 'anonymous'} may not upload to {upload_to.name}, "
+                               "where the built wheels would be published")  # fmt: skip
+
+    def may_read(index: str) -> bool:
+        holder = xom.model.getstage(index)
+        return holder is not None and bool(request.has_permission("pkg_read", holder))
+
+    rows = request_builds(_farm(request), stage, wanted, [str(p) for p in patterns],
+                          requested_by=str(who), may_read=may_read)  # fmt: skip
     apireturn(200, type="buildrequest", result=rows)
 
 
@@ -203,6 +215,8 @@ def _json_body(request: Any) -> dict[str, Any]:
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_buildfarm.views")``."""
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_tween("devpi_buildfarm.adapters.publisher.tween_factory",
+                     under="devpi_server.views.tween_keyfs_transaction", over=EXCVIEW)  # fmt: skip
     routes = [
         ("jobs", "/jobs", list_jobs, "GET", "pkg_read"),
         ("job", "/jobs/{id}", show_job, "GET", "pkg_read"),

@@ -63,8 +63,10 @@ def on_simplelinks(xom: Any, event: Any) -> None:
         if event.value is None or not eager:
             return
         index = f"{params['user']}/{params['index']}"
-        if existing_extractor(xom) is None and not mirror_has_rules(xom, index):
-            return  # devpi_license is not in use here yet: start nothing
+        if existing_extractor(xom) is None:
+            with xom.keyfs.read_transaction():  # keyfs callbacks run outside any transaction
+                if not mirror_has_rules(xom, index):
+                    return  # devpi_license is not in use here yet: start nothing
         extractor_for(xom).request(index, params["project"])
     except Exception:  # notifier hooks must not raise: devpi would not retry the event
         log.exception("could not queue license extraction for %r", event)

@@ -67,7 +67,7 @@ def lease_latency(url: str, jobs: int, leases: int) -> tuple[float, float]:
     times = []
     for n in range(leases):
         started = time.perf_counter()
-        job = queue.lease(f"bench:{n}", ["local"], now=time.time(), seconds=60)
+        job = queue.lease(f"bench:{n}", {"local": leases}, now=time.time(), seconds=60)
         times.append((time.perf_counter() - started) * 1000)
         assert job is not None  # noqa: S101
     queue.engine.dispose()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devpi_buildfarm.adapters import backends
 from devpi_buildfarm.core.builders import Builder, default_builder, parse_builders
 from devpi_buildfarm.core.targets import host_target
 
@@ -18,6 +19,7 @@ def load_builders(options: ServerOptions) -> tuple[Builder, ...]:
     """The builders file's builders, or the local host's default builder."""
     if options.builders_file:
         path = Path(options.builders_file)
-        return parse_builders(path.read_text(encoding="utf-8"), str(path))
+        installed = backends.settings_keys()
+        return parse_builders(path.read_text(encoding="utf-8"), str(path), installed)
     target, policy = host_target(sys.version_info[:2], platform.machine(), platform.libc_ver())
     return (default_builder(target, policy),)

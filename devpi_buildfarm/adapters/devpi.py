@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from devpi_server.model import BaseStageCustomizer
+from pyramid.threadlocal import get_current_request
 
 from devpi_buildfarm.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
 from devpi_buildfarm.core.options import option_problems
@@ -61,8 +62,25 @@ class BuildfarmCustomizerMixin(BuildfarmOptionsMixin):
 
         kind = str(newconfig.get("type", self.stage.ixconfig.get("type")))
         problems = option_problems(self.stage.name, kind, newconfig, type_of)
+        problems += _upload_permission_problems(self.stage, newconfig)
         if problems:
             raise self.InvalidIndexconfig(problems)
+
+
+def _upload_permission_problems(stage: Any, config: dict[str, Any]) -> list[str]:
+    """Whoever sets ``buildfarm_upload_to`` must be allowed to upload there: builds publish
+    as the identity that caused them, and a target nobody here may write is a mistake."""
+    upload_to = config.get("buildfarm_upload_to") or ""
+    request = get_current_request()
+    if not upload_to or upload_to == stage.name or request is None:
+        return []
+    target = stage.xom.model.getstage(upload_to)
+    if target is None or request.has_permission("upload", target):
+        return []
+    who = request.authenticated_userid or "anonymous"
+    problem = (f"buildfarm_upload_to on {stage.name}: {who} has no upload permission on "
+               f"{upload_to!r}; ask its owner to add {who} to its acl_upload")  # fmt: skip
+    return [problem]
 
 
 _WRAPPER = CustomizerWrapper(BuildfarmCustomizerMixin, BaseStageCustomizer, "Buildfarm")

@@ -1,6 +1,5 @@
-"""devpi's side of builds: which sdists need builds, reading them, publishing wheels.
+"""devpi's side of builds: which sdists need builds, who caused them, what is published.
 
-Publishing opens its own short write transaction (builds run outside any transaction).
 A wheel is published at most once per job: the link log of every wheel this plugin stores
 names its job, and a job whose wheel is already there is not stored again (a server killed
 between storing and marking the job done re-runs the build, then finds it published).
@@ -81,7 +80,18 @@ def spec_for(stage: Any, project: str, version: str, link: Any, target: str = ""
         upload_to=upload_target(stage),
         target=target,
         builder="",
+        requested_by=uploader_of(stage, link),
     )
+
+
+def uploader_of(stage: Any, link: Any) -> str:
+    """Who stored the sdist (its newest upload or push log entry); the index owner when
+    devpi recorded nobody (imported files): builds run and publish as this identity."""
+    for entry in reversed(list(link.get_logs())):
+        who = entry.get("who")
+        if entry.get("what") in ("upload", "push") and who and who != LOG_WHO:
+            return str(who)
+    return str(stage.username)
 
 
 def sdists_of(stage: Any) -> list[tuple[str, str, Any]]:
@@ -97,16 +107,6 @@ def sdists_of(stage: Any) -> list[tuple[str, str, Any]]:
     return found
 
 
-def read_file(xom: Any, path: str) -> bytes | None:
-    """The content of a stored file (``user/index/+f/...``), in a read transaction."""
-    with xom.keyfs.read_transaction():
-        entry = xom.filestore.get_file_entry(path.split("#", 1)[0])
-        if entry is None or not entry.file_exists():
-            return None
-        data: bytes = entry.file_get_content()
-        return data
-
-
 def already_published(stage: Any, job: Job) -> str | None:
     """The wheel a job already stored in ``stage``, from the link logs."""
     for link in release_files(stage, job.spec.project, job.spec.version):
@@ -114,37 +114,3 @@ def already_published(stage: Any, job: Job) -> str | None:
             if entry.get("what") == LOG_WHAT and entry.get("job") == job.id:
                 return str(link.basename)
     return None
-
-
-def publish(xom: Any, job: Job, wheel: str, data: bytes, sha256: str) -> tuple[str, bool]:
-    """Store ``wheel`` in the job's ``upload_to`` index; ``(name, False)`` when this job's
-    wheel was already there."""
-    from devpi_server.filestore import get_hashes
-
-    with xom.keyfs.write_transaction():
-        stage = xom.model.getstage(job.spec.upload_to)
-        if stage is None:
-            msg = f"index {job.spec.upload_to!r} does not exist (buildfarm_upload_to)"
-            raise LookupError(msg)
-        done = already_published(stage, job)
-        if done is not None:
-            return done, False
-        project, version = job.spec.project, job.spec.version
-        if not stage.get_versiondata_perstage(project, version):
-            stage.set_versiondata({"name": project, "version": version})
-        hashes = get_hashes(data)
-        if hashes.get("sha256") != sha256:
-            msg = f"{wheel!r} changed between verification and publishing"
-            raise ValueError(msg)
-        link = stage.store_releasefile(project, version, wheel, data, hashes=hashes)
-        link.add_log(
-            LOG_WHAT,
-            LOG_WHO,
-            job=job.id,
-            target=job.spec.target,
-            builder=job.spec.builder,
-            sdist=job.spec.sdist,
-            sdist_sha256=job.spec.sdist_sha256,
-        )
-    log.info("published %s into %s (job %s)", wheel, job.spec.upload_to, job.id)
-    return wheel, True

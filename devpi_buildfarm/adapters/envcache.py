@@ -1,12 +1,12 @@
-"""Installed build environments, reused across builds for a short while.
+"""Fetched wheelhouses of build requirements, reused across builds for a short while.
 
-Installing a backend's build requirements (setuptools and wheel, say) costs a pip run of
-about a second and a half; most sdists ask for the same few. The cache keeps one venv per
-(index, interpreter, requirements) for ``ttl`` seconds, made by the host's pip from the
-index (wheels only: no package code runs while it is made), and every build gets a *copy*:
-package code never touches the cached venv. After ``ttl`` the next build resolves again,
-so new releases on the index are picked up. Entries are published with an atomic rename,
-so concurrent workers never see a half-made venv, and never replaced in place.
+Fetching a backend's build requirements (setuptools and wheel, say) costs a pip run of
+about a second; most sdists ask for the same few. The cache keeps one directory of wheels
+per (index and identity, interpreter, requirements) for ``ttl`` seconds, made by pip on
+the worker's side (wheels only: no package code runs) and never shown to a build: every
+build gets a *copy*, streamed into its sandbox as bytes. After ``ttl`` the next build
+fetches again, so new releases on the index are picked up. Entries are published with an
+atomic rename, so concurrent workers never see a half-made one, and never replaced in place.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def env_key(index_url: str, python: str, requirements: Sequence[str]) -> str:
 
 
 class EnvCache:
-    """Build venvs under ``root``, each used for ``ttl`` seconds after it was made.
+    """Cached directories under ``root``, each used for ``ttl`` seconds after it was made.
 
     Entries are never replaced in place: an expired one stays until well after any copy of
     it could still be running, and a new entry gets a new name (``<key>-<made, ms>``).
@@ -50,8 +50,8 @@ class EnvCache:
         self.ttl = ttl
 
     def provide(self, key: str, dest: Path, make: Callable[[Path], None]) -> bool:
-        """Copy the venv ``key`` to ``dest``, making it with ``make(path)`` first when there
-        is no fresh one; ``True`` when a cached venv was used."""
+        """Copy the entry ``key`` to ``dest``, making it with ``make(path)`` first when there
+        is no fresh one; ``True`` when a cached entry was used."""
         entry = self._fresh(key)
         cached = entry is not None
         if entry is None:

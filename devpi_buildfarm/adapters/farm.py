@@ -1,36 +1,33 @@
-"""The build farm of one devpi-server: its queue, builders and backend, and what workers do.
+"""The build farm of one devpi-server: its queue, builders, backends and job credentials.
 
-Enqueueing happens in devpi's notifier thread (``devpiserver_on_upload``) and at startup
-(reconciliation: notifier events are not replayed after a crash). Building happens in
-worker threads, outside any keyfs transaction; publishing opens its own short one.
+Enqueueing happens in devpi's notifier thread (``devpiserver_on_upload``), in build
+requests, and at startup (reconciliation: notifier events are not replayed after a crash).
+Building happens in :mod:`.worker` loops that reach the farm only through its
+:class:`~.local_port.LocalPort`, outside any keyfs transaction; publishing is an upload
+by the job's identity (:mod:`.publisher`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import shutil
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from devpi_buildfarm.adapters import devpi_store, process
+from devpi_buildfarm.adapters import cgroups, devpi_store
+from devpi_buildfarm.adapters.backends import farm_scope, make_backends
 from devpi_buildfarm.adapters.builders_file import load_builders
-from devpi_buildfarm.adapters.envcache import EnvCache
-from devpi_buildfarm.adapters.fetching import fetch
+from devpi_buildfarm.adapters.credentials import Credentials
 from devpi_buildfarm.adapters.joblog import JobLogs
-from devpi_buildfarm.adapters.jobrun import Heartbeat, LogBuffer
-from devpi_buildfarm.adapters.local_runner import LocalBackend
+from devpi_buildfarm.adapters.local_port import LocalPort
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
-from devpi_buildfarm.core import plan, wheels
-from devpi_buildfarm.core.jobs import Job, Outcome
-from devpi_buildfarm.core.ports import BuildRequest
-from devpi_buildfarm.errors import BuildError
-from devpi_foundry_common.archive import ArchiveError
+from devpi_buildfarm.adapters.worker import Worker
 
 if TYPE_CHECKING:
     from devpi_buildfarm.config import ServerOptions
@@ -54,10 +51,13 @@ class Farm:
             Path(options.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.queue = SqlQueue.from_url(options.db, max_attempts=options.max_attempts)
         self.logs = JobLogs(self.queue, max_bytes=options.log_max_bytes)
-        cache = None
-        if options.env_cache_seconds > 0:
-            cache = EnvCache(Path(options.workdir) / "envs", ttl=options.env_cache_seconds)
-        self.backend = LocalBackend(allow_unisolated=options.allow_unisolated, env_cache=cache)
+        self.backends = make_backends(self.builders, options)
+        #: the isolation of the first builder's backend (shown by /+status and targets)
+        self.backend = self.backends[self.builders[0].name]
+        self.credentials = Credentials()
+        self.port = LocalPort(self)
+        self.workroot = Path(options.workdir) / "jobs"
+        self._serving = False
         self.owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
         self.threads: list[threading.Thread] = []
         self.stopping = threading.Event()
@@ -128,104 +128,41 @@ class Farm:
         return self.queue.reclaim(dead, now=time.time())
 
     # --- building ------------------------------------------------------------------------------
-    def work_once(self, worker: str) -> bool:
-        """Lease one job and run it; ``False`` when there was nothing to do."""
-        now = time.time()
-        for job_id in self.queue.requeue_expired(now=now):
-            log.warning("job %s: lease expired, requeued or failed", job_id)
-        owner = f"{self.owner_prefix}:{worker}"
-        job = self.queue.lease(
-            owner, list(self.by_name), now=now, seconds=self.options.lease_seconds
-        )
-        if job is None:
+    def worker(self, name: str) -> Worker:
+        """An in-process worker: this farm's builders and backends, through its port."""
+        return Worker(self.port, self.builders, self.backends, self.workroot,
+                      owner=f"{self.owner_prefix}:{name}",
+                      lease_seconds=self.options.lease_seconds)  # fmt: skip
+
+    def serving(self) -> bool:
+        """Whether this server answers on :attr:`server_url` yet (workers fetch and publish
+        through it, so they lease nothing before it does: at start, after a crash)."""
+        if self._serving:
+            return True
+        parts = urlsplit(self.server_url)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 2):
+                self._serving = True
+        except OSError:
             return False
-        self.run(job, owner)
         return True
 
-    def run(self, job: Job, owner: str) -> None:
-        sink = LogBuffer(self.logs, job)
-        beat = Heartbeat(self, job, owner)
-        timings: dict[str, float] = {}
-        beat.start()
-        try:
-            outcome = self._build_and_publish(job, sink, beat, timings)
-        except (BuildError, ArchiveError, LookupError, ValueError, OSError) as exc:
-            self._failed(job, owner, sink, str(exc), timings)
-        except Exception as exc:
-            log.exception("job %s: unexpected error", job.id)
-            self._failed(job, owner, sink, f"internal error: {exc!r}", timings)
-        else:
-            sink(f"devpi-buildfarm: published {outcome.wheel}\n".encode())
-            sink.flush()
-            if self.queue.succeed(job.id, owner, now=time.time(), outcome=outcome):
-                self.metrics.inc("jobs_succeeded_total")
-        finally:
-            beat.stop()
-            sink.flush()
+    def work_once(self, worker: str) -> bool:
+        """Expire lost leases, then lease one job and run it (``False``: nothing to do)."""
+        if not self.serving():
+            return False
+        for job_id in self.queue.requeue_expired(now=time.time()):
+            log.warning("job %s: lease expired, requeued or failed", job_id)
+        return self.worker(worker).work_once()
 
-    def _failed(
-        self, job: Job, owner: str, sink: LogBuffer, error: str, timings: dict[str, float]
-    ) -> None:
-        sink(f"devpi-buildfarm: job {job.id} failed: {error}\n".encode())
-        sink.flush()
-        if self.queue.fail(job.id, owner, now=time.time(), error=error, timings=timings):
-            self.metrics.inc("jobs_failed_total")
-
-    def _build_and_publish(
-        self, job: Job, sink: LogBuffer, beat: Heartbeat, timings: dict[str, float]
-    ) -> Outcome:
-        builder = self.by_name[job.spec.builder]
-        with process.timed(timings, "fetch"):
-            data = devpi_store.read_file(self.xom, job.spec.sdist_path)
-            if data is None:  # a mirrored file not cached yet: devpi fetches and caches it
-                sink(f"devpi-buildfarm: fetching {job.spec.sdist} through the mirror\n".encode())
-                data = fetch(f"{self.server_url}/{job.spec.sdist_path}", log=sink)
-            if hashlib.sha256(data).hexdigest() != job.spec.sdist_sha256:
-                msg = f"{job.spec.sdist!r} does not match its sha256"
-                raise BuildError(msg, stage="fetch")
-        with tempfile.TemporaryDirectory(prefix="devpi-buildfarm-") as tmp:
-            sdist = Path(tmp) / "sdist" / job.spec.sdist
-            sdist.parent.mkdir()
-            sdist.write_bytes(data)
-            request = BuildRequest(
-                job_id=job.id,
-                sdist=sdist,
-                target=job.spec.target,
-                policy=job.spec.policy,
-                index_url=f"{self.server_url}/{job.spec.index}/+simple/",
-                timeout=builder.timeout,
-                memory=builder.memory,
-                pids=builder.pids,
-            )
-            result = self.backend.build(request, Path(tmp) / "work", sink, beat.lost.is_set)
-            timings.update(result.timings)
-            with process.timed(timings, "verify"):
-                wheel_data = result.wheel.read_bytes()
-                sha256 = self.verify(job, result.wheel.name, wheel_data)
-        with process.timed(timings, "publish"):
-            name, stored = devpi_store.publish(self.xom, job, result.wheel.name, wheel_data, sha256)
-        if not stored:
-            sink(f"devpi-buildfarm: {name} of this job is already published\n".encode())
-        return Outcome(wheel=name, wheel_sha256=sha256, isolation=result.isolation, timings=timings)
-
-    def verify(self, job: Job, wheel: str, data: bytes) -> str:
-        """The wheel's sha256 once it fits its job; :class:`BuildError` otherwise."""
-        spec = job.spec
-        problems = plan.result_problems(
-            wheel,
-            target=spec.target,
-            policy=spec.policy,
-            project=spec.project,
-            version=spec.version,
-        )
-        name, version = wheels.name_and_version(data, wheel)
-        if not plan.same_release(name, version, spec.project, spec.version):
-            problems.append(
-                f"METADATA says {name} {version}, the sdist is {spec.project} {spec.version}"
-            )
-        if problems:
-            raise BuildError("; ".join(problems), stage="verify")
-        return hashlib.sha256(data).hexdigest()
+    def remove_leftovers(self) -> None:
+        """Job directories and build cgroups of an earlier (killed) server of this farm."""
+        if self.workroot.is_dir():
+            for path in self.workroot.iterdir():
+                shutil.rmtree(path, ignore_errors=True)
+        removed = cgroups.remove_leftovers(farm_scope(self.options))
+        if removed:
+            log.warning("devpi-buildfarm: removed %d build cgroups of a killed server", removed)
 
 
 def _process_alive(pid: int) -> bool:

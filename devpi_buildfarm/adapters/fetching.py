@@ -1,8 +1,11 @@
-"""Fetching an sdist through this server's own ``+f`` URL (devpi fetches, checks and
-caches a mirrored file on the way), with retries for what is worth waiting out."""
+"""Fetching a job's sdist from this server's own ``+f`` URL as the job's identity (devpi
+checks the read permission, and fetches and caches a mirrored file on the way), streamed
+to the worker's disk under a size cap, with retries for what is worth waiting out."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import urllib.error
 import urllib.request
@@ -12,36 +15,66 @@ from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 MAX_SDIST_BYTES = 1024**3
-
-
 #: HTTP statuses worth waiting out: the request that queued the job may not have committed
 #: the mirror's file entry yet (404/410), or the upstream hiccuped (502-504)
 RETRY_STATUSES: Final = frozenset({404, 410, 502, 503, 504})
 FETCH_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)
 
 
-def fetch(url: str, *, timeout: float = 300.0, log: Callable[[bytes], None] | None = None) -> bytes:
-    """GET ``url`` (this server's own ``+f`` URL); :class:`BuildError` when that fails."""
+def fetch_to(  # noqa: PLR0913 - URL, destination, credential, log, limits
+    url: str, dest: Path, *, username: str | None = None, password: str | None = None,
+    log: Callable[[bytes], None] | None = None, timeout: float = 300.0,
+    max_bytes: int = MAX_SDIST_BYTES,
+) -> str:  # fmt: skip
+    """GET ``url`` into ``dest``; its sha256. :class:`BuildError` when that fails."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies
+    headers = {}
+    if username and password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     for delay in (*FETCH_DELAYS, None):
         try:
-            with opener.open(url, timeout=timeout) as response:
-                data: bytes = response.read(MAX_SDIST_BYTES + 1)
-            break
+            request = urllib.request.Request(url, headers=headers)  # noqa: S310 - own server
+            with opener.open(request, timeout=timeout) as response:
+                return _stream(response, dest, max_bytes, url)
         except urllib.error.HTTPError as exc:
             exc.close()  # the error response holds the connection
             if exc.code not in RETRY_STATUSES or delay is None:
-                msg = f"could not fetch {url}: {exc}"
+                who = f" as {username}" if username else ""
+                msg = f"could not fetch {url}{who}: {exc.code} {exc.reason}"
                 raise BuildError(msg, stage="fetch") from None
             if log is not None:
-                log(f"devpi-buildfarm: {url}: {exc}; trying again in {delay} s\n".encode())
+                log(f"devpi-buildfarm: {url}: {exc.code}; trying again in {delay} s\n".encode())
             time.sleep(delay)
         except (urllib.error.URLError, OSError) as exc:
             msg = f"could not fetch {url}: {exc}"
             raise BuildError(msg, stage="fetch") from None
-    if len(data) > MAX_SDIST_BYTES:
-        msg = f"{url} is larger than {MAX_SDIST_BYTES} bytes"
-        raise BuildError(msg, stage="fetch")
-    return data
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
+def _stream(response: object, dest: Path, max_bytes: int, url: str) -> str:
+    digest, size = hashlib.sha256(), 0
+    read = response.read  # type: ignore[attr-defined]
+    with dest.open("wb") as out:
+        while chunk := read(1024 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                msg = f"{url} is larger than {max_bytes} bytes"
+                raise BuildError(msg, stage="fetch")
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def fetch(url: str, *, timeout: float = 300.0, log: Callable[[bytes], None] | None = None) -> bytes:
+    """GET ``url`` into memory (small files, tests); see :func:`fetch_to`."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "file"
+        fetch_to(url, path, log=log, timeout=timeout)
+        return path.read_bytes()

@@ -1,8 +1,8 @@
 """The build queue in a relational database: SQLAlchemy Core, SQLite or PostgreSQL.
 
-One row per (sdist sha256, target): enqueueing the same sdist twice adds nothing. A worker
-*leases* a job with one atomic ``UPDATE ... WHERE id = (SELECT ... LIMIT 1)`` (on
-PostgreSQL the inner select takes ``FOR UPDATE SKIP LOCKED``), keeps the lease alive with
+One row per (index, sdist sha256, target): an index enqueueing the same sdist twice adds
+nothing, another index gets a job of its own. A worker *leases* a job of a builder with
+room for it (:mod:`devpi_buildfarm.adapters.queue_lease`), keeps the lease alive with
 heartbeats and loses it when it expires: :meth:`SqlQueue.requeue_expired` then counts the
 attempt and queues the job again (or fails it when no attempts are left). Every state
 change goes through :func:`devpi_buildfarm.core.jobs.transition`.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from devpi_buildfarm.adapters import queue_lease
 from devpi_buildfarm.adapters import queue_schema as schema
 from devpi_buildfarm.core.jobs import (
     Job,
@@ -31,7 +32,7 @@ from devpi_buildfarm.core.jobs import (
 from devpi_buildfarm.errors import JobTransitionError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 jobs = schema.jobs
 
@@ -61,6 +62,11 @@ def _job(row: Any) -> Job:
     )
 
 
+def _move(state: JobState, event: JobEvent) -> JobState:
+    """A move that does not depend on attempts, through the one transition function."""
+    return transition(state, event, attempts=0, max_attempts=1)
+
+
 class SqlQueue:
     """The job queue of one devpi-server (or of several sharing a PostgreSQL database)."""
 
@@ -78,20 +84,28 @@ class SqlQueue:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SqlQueue:
-        return cls(schema.make_engine(url), **kwargs)
+        """A queue on a new engine for ``url`` (see :func:`queue_schema.make_engine`)."""
+        engine = schema.make_engine(url)
+        try:
+            return cls(engine, **kwargs)
+        except BaseException:
+            engine.dispose()  # e.g. a schema it cannot migrate: close its connections
+            raise
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
         """A write transaction (under this process's SQLite writer lock)."""
-        with self._write_lock or contextlib.nullcontext(), self.engine.begin() as conn:
+        with self._write_lock or contextlib.nullcontext(), schema.begin_write(self.engine) as conn:
             yield conn
 
     # --- adding jobs ----------------------------------------------------------------------
     def enqueue(self, spec: JobSpec, *, now: float, priority: int = 0) -> tuple[int, bool]:
-        """Queue ``spec``; ``(id, False)`` when its (sdist, target) is already known.
+        """Queue ``spec``; ``(id, False)`` when its index already has a job for its
+        (sdist, target).
 
         A job recorded as ``skipped`` (a wheel served the target then) is queued again with
-        ``spec``'s builder: the plan now says the target needs a build.
+        ``spec``'s builder, policy, upload index and requester: the plan now says the
+        target needs a build.
         """
         job_id, created = self._insert(
             spec, now=now, priority=priority, state=JobState.QUEUED, reason=None
@@ -101,9 +115,14 @@ class SqlQueue:
         return job_id, created
 
     def _revive_skipped(self, job_id: int, spec: JobSpec, *, now: float) -> bool:
-        values = {name: getattr(spec, name) for name in ("builder", "policy", "index", "upload_to")}
+        revived = ("builder", "policy", "upload_to", "requested_by")
+        values: dict[str, Any] = {name: getattr(spec, name) for name in revived}
         values.update(
-            state=str(JobState.QUEUED), attempts=0, not_before=now, finished=None, reason=None
+            state=str(_move(JobState.SKIPPED, JobEvent.REVIVE)),
+            attempts=0,
+            not_before=now,
+            finished=None,
+            reason=None,
         )
         with self._begin() as conn:
             result = conn.execute(
@@ -114,7 +133,8 @@ class SqlQueue:
         return bool(result.rowcount == 1)
 
     def record_skip(self, spec: JobSpec, reason: str, *, now: float) -> tuple[int, bool]:
-        """Record that ``spec`` needs no build, and why (a ``skipped`` job)."""
+        """Record that ``spec`` needs no build, and why (a ``skipped`` job); ``(id, False)``
+        when its index already has a job for its (sdist, target)."""
         return self._insert(spec, now=now, priority=0, state=JobState.SKIPPED, reason=reason)
 
     def _insert(
@@ -137,7 +157,7 @@ class SqlQueue:
                     jobs.insert().values(**values).returning(jobs.c.id)
                 ).scalar_one()
         except IntegrityError:
-            found = self.find(spec.sdist_sha256, spec.target)
+            found = self.find(spec.index, spec.sdist_sha256, spec.target)
             if found is None:  # deleted in between: very unlikely, but not a duplicate
                 raise
             return found.id, False
@@ -145,43 +165,21 @@ class SqlQueue:
 
     # --- workers ----------------------------------------------------------------------------
     def lease(
-        self, owner: str, builders: Sequence[str], *, now: float, seconds: float
+        self, owner: str, builders: Mapping[str, int], *, now: float, seconds: float
     ) -> Job | None:
-        """Take the next due job of ``builders`` for ``owner`` until ``now + seconds``."""
-        inner = (
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.state == str(JobState.QUEUED),
-                jobs.c.builder.in_(list(builders)),
-                jobs.c.not_before <= now,
-            )
-            .order_by(jobs.c.priority, jobs.c.id)
-            .limit(1)
-        )
-        if self.postgres:
-            inner = inner.with_for_update(skip_locked=True)
-        stmt = (
-            jobs.update()
-            .where(jobs.c.id == inner.scalar_subquery(), jobs.c.state == str(JobState.QUEUED))
-            .values(
-                state=str(JobState.RUNNING),
-                lease_owner=owner,
-                lease_expires=now + seconds,
-                attempts=jobs.c.attempts + 1,
-                started=now,
-                error=None,
-            )
-            .returning(*jobs.c)
-        )
+        """Take the next due job for ``owner`` until ``now + seconds``: a job of a builder
+        in ``builders`` (name -> max_jobs) that runs fewer than its max_jobs jobs, counted
+        over every process sharing the queue; ``None`` when there is none."""
+        if not any(most > 0 for most in builders.values()):
+            return None
         with self._begin() as conn:
-            if self.postgres:
-                # the right plan is always the ordered walk of the partial index of queued
-                # jobs; right after a burst of enqueues PostgreSQL's statistics still say
-                # "a few rows" and it would sort the whole queue instead (40 ms at 100k)
-                conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
-                conn.execute(sa.text("SET LOCAL enable_sort = off"))
-            row = conn.execute(stmt).first()
+            row = queue_lease.lease(conn, owner, builders, now=now, seconds=seconds)
         return None if row is None else _job(row)
+
+    def running_counts(self) -> dict[str, int]:
+        """Running jobs per builder; builders running none are left out."""
+        with self.engine.connect() as conn:
+            return queue_lease.running_counts(conn)
 
     def heartbeat(self, job_id: int, owner: str, *, now: float, seconds: float) -> bool:
         """Extend a lease; ``False`` when ``owner`` lost it (expired, cancelled, taken)."""
@@ -207,14 +205,22 @@ class SqlQueue:
         }
         return self._finish(job_id, owner, JobEvent.SUCCEED, now=now, values=values)
 
-    def fail(
-        self, job_id: int, owner: str, *, now: float, error: str, timings: dict[str, float]
+    def fail(  # noqa: PLR0913 - the job, its holder, and what the attempt left
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        now: float,
+        error: str,
+        timings: dict[str, float],
+        final: bool = False,
     ) -> bool:
-        """Record a failed attempt: queued again after a backoff, or failed for good."""
+        """Record a failed attempt: queued again after a backoff, or failed for good (at
+        once when ``final``: a failure that another attempt would repeat)."""
         return self._finish(
             job_id,
             owner,
-            JobEvent.FAIL,
+            JobEvent.REFUSE if final else JobEvent.FAIL,
             now=now,
             values={"error": error[:4000], "timings": json.dumps(timings)},
         )
@@ -297,7 +303,7 @@ class SqlQueue:
                     .where(jobs.c.id == job_id, jobs.c.state == str(JobState.RUNNING))
                     .where(jobs.c.lease_owner == owner)
                     .values(
-                        state=str(JobState.QUEUED),
+                        state=str(_move(JobState.RUNNING, JobEvent.RECLAIM)),
                         attempts=max(0, attempts - 1),
                         lease_owner=None,
                         lease_expires=None,
@@ -311,9 +317,11 @@ class SqlQueue:
 
     # --- users ------------------------------------------------------------------------------
     def cancel(self, job_id: int, *, now: float) -> Job:
+        """Cancel a queued or running job (its worker notices at its next heartbeat)."""
         return self._user_event(job_id, JobEvent.CANCEL, now=now)
 
     def retry(self, job_id: int, *, now: float) -> Job:
+        """Queue a failed or cancelled job again, with its attempts reset."""
         return self._user_event(job_id, JobEvent.RETRY, now=now)
 
     def _user_event(self, job_id: int, event: JobEvent, *, now: float) -> Job:
@@ -341,15 +349,18 @@ class SqlQueue:
         return found
 
     def get(self, job_id: int) -> Job | None:
+        """The job ``job_id``, if there is one."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else _job(row)
 
-    def find(self, sdist_sha256: str, target: str) -> Job | None:
+    def find(self, index: str, sdist_sha256: str, target: str) -> Job | None:
+        """The job of ``index`` for an sdist and a target, if there is one."""
+        stmt = sa.select(jobs).where(
+            jobs.c.index == index, jobs.c.sdist_sha256 == sdist_sha256, jobs.c.target == target
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(jobs).where(jobs.c.sdist_sha256 == sdist_sha256, jobs.c.target == target)
-            ).first()
+            row = conn.execute(stmt).first()
         return None if row is None else _job(row)
 
     def list_jobs(
@@ -360,6 +371,7 @@ class SqlQueue:
         index: str | None = None,
         limit: int = 200,
     ) -> list[Job]:
+        """The newest ``limit`` jobs, of some states, a project or an index only."""
         stmt = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
         wanted = list(states)
         if wanted:
@@ -372,6 +384,7 @@ class SqlQueue:
             return [_job(row) for row in conn.execute(stmt)]
 
     def counts(self) -> dict[str, int]:
+        """Jobs per state (every state, zero included)."""
         stmt = sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
         with self.engine.connect() as conn:
             found = {str(state): int(n) for state, n in conn.execute(stmt)}

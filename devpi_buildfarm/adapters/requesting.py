@@ -9,6 +9,7 @@ mirrored sdist need not be cached yet: the worker fetches it through this server
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters.devpi_store import is_sdist, release_files, upload_target
@@ -17,6 +18,8 @@ from devpi_buildfarm.core.jobs import JobSpec
 from devpi_buildfarm.core.requests import newest_matching
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from devpi_buildfarm.adapters.farm import Farm
     from devpi_buildfarm.core.requests import Wanted
 
@@ -25,15 +28,25 @@ class RequestError(ValueError):
     """A requirement that names nothing buildable (reported per requirement)."""
 
 
-def request_builds(
-    farm: Farm, stage: Any, wanted: list[Wanted], patterns: list[str]
-) -> list[dict[str, Any]]:
-    """One result row per requirement: the jobs it has (new, existing, skipped) or an error."""
+def request_builds(  # noqa: PLR0913 - who asks, where, for what, and their read check
+    farm: Farm, stage: Any, wanted: list[Wanted], patterns: list[str], *,
+    requested_by: str, may_read: Callable[[str], bool],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One result row per requirement: the jobs it has (new, existing, skipped) or an error.
+
+    ``may_read(index)`` says whether ``requested_by`` may read files of that index: a
+    build never reads (and so never publishes) what its identity may not download.
+    """
     rows = []
     for item in wanted:
         row: dict[str, Any] = {"requirement": item.text, "project": item.project, "jobs": []}
         try:
             base, wheels = _resolve(farm, stage, item)
+            holder = "/".join(base.sdist_path.split("/", 2)[:2])
+            if not may_read(holder):
+                msg = f"{item.text}: {requested_by} may not read {base.sdist} (on {holder})"
+                raise RequestError(msg)  # noqa: TRY301 - reported per requirement below
+            base = replace(base, requested_by=requested_by)
         except RequestError as exc:
             row["error"] = str(exc)
         else:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store
 from devpi_buildfarm.adapters.builders_file import load_builders
+from devpi_buildfarm.adapters.credentials import PREFIX, JobIdentity
 from devpi_buildfarm.adapters.devpi import metrics_for
 from devpi_buildfarm.config import ServerOptions, option_present
 from devpi_buildfarm.errors import InvalidBuildersError
@@ -95,6 +96,10 @@ def ensure_running(xom: Any) -> Farm | None:
             allowed = farm.options.allow_unisolated
             how = "allowed by --buildfarm-allow-unisolated" if allowed else "refused"
             log.warning("devpi-buildfarm: bubblewrap not found; unisolated builds are %s", how)
+        try:  # job directories and cgroups of a killed server
+            farm.remove_leftovers()
+        except OSError:
+            log.exception("devpi-buildfarm: could not remove what a killed server left")
         # before any worker runs: a worker's expiry check would count the attempt
         try:
             for job_id in farm.reclaim_orphans():
@@ -127,6 +132,17 @@ def on_upload(stage: Any, project: str, version: str, link: Any) -> None:
         metrics_for(xom).inc("jobs_queued_total")
         log.debug("job %s queued for %s", job_id, link.basename)
         farm.wake.set()
+
+
+def job_identity(request: Any, credentials: Any) -> JobIdentity | None:
+    """The identity of a request made with a job credential, for what it allows."""
+    if not credentials or not str(credentials[1]).startswith(PREFIX):
+        return None
+    farm = existing_farm(request.registry["xom"])
+    grant = farm.credentials.find(*credentials) if farm is not None else None
+    if grant is None or not grant.allows(request.method, request.path):
+        return None
+    return JobIdentity(grant.username)
 
 
 def update_gauges(xom: Any) -> None:

@@ -9,7 +9,12 @@ max_jobs = 2
 timeout = 1800
 memory = "2g"
 pids = 512
+disk = "4g"
+output_bytes = "512m"
+log_bytes = "4m"
 ```
+
+Every limit has a default (:data:`DEFAULT_LIMITS`): a builder never runs unbounded.
 
 Every problem of a file is reported at once (:class:`InvalidBuildersError`). Keys that
 belong to other backends (``image``, ``docker_host`` for ``docker``; ``host``, ``port``,
@@ -23,23 +28,28 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.errors import InvalidBuildersError, InvalidTargetError
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 BACKENDS: Final = ("local", "docker", "ssh")
-#: Backends this version can run; the others are accepted by the schema only.
-AVAILABLE: Final = ("local",)
-COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", "memory", "pids")
+COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", "memory", "pids",
+                      "disk", "output_bytes", "log_bytes")  # fmt: skip
+SIZE_KEYS: Final = ("memory", "disk", "output_bytes", "log_bytes")
 BACKEND_KEYS: Final = {
     "local": (),
     "docker": ("image", "docker_host"),
     "ssh": ("host", "port", "user", "key_file", "known_hosts"),
 }
-ALL_KEYS: Final = COMMON_KEYS + tuple(k for keys in BACKEND_KEYS.values() for k in keys)
 DEFAULT_TIMEOUT: Final = 1800
 DEFAULT_PIDS: Final = 512
+#: Limits of a builder that sets none: every build is bounded in all of them.
+DEFAULT_LIMITS: Final = {"memory": 4 * 1024**3, "disk": 4 * 1024**3,
+                         "output_bytes": 512 * 1024**2, "log_bytes": 4 * 1024**2}  # fmt: skip
 _MEMORY = re.compile(r"^(?P<n>\d+)(?P<unit>[kmg]?)$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -55,8 +65,11 @@ class Builder:
     manylinux: str | None = None
     max_jobs: int = 1
     timeout: int = DEFAULT_TIMEOUT
-    memory: int | None = None
+    memory: int = DEFAULT_LIMITS["memory"]
     pids: int = DEFAULT_PIDS
+    disk: int = DEFAULT_LIMITS["disk"]
+    output_bytes: int = DEFAULT_LIMITS["output_bytes"]
+    log_bytes: int = DEFAULT_LIMITS["log_bytes"]
     settings: dict[str, Any] = field(default_factory=dict)
 
     def serves(self, target: str) -> bool:
@@ -85,23 +98,28 @@ def parse_memory(value: object) -> int:
     return int(match["n"]) * _UNITS[match["unit"].lower()]
 
 
-def _key_problems(data: dict[str, Any], where: str) -> list[str]:
+def _key_problems(
+    data: dict[str, Any], where: str, installed: Mapping[str, tuple[str, ...]]
+) -> list[str]:
+    schema = {**BACKEND_KEYS, **installed}
+    known = COMMON_KEYS + tuple(k for keys in schema.values() for k in keys)
     problems = []
     for key in data:
-        if key not in ALL_KEYS:
-            close = difflib.get_close_matches(key, ALL_KEYS, 1, 0.7)
+        if key not in known:
+            close = difflib.get_close_matches(key, known, 1, 0.7)
             hint = f"; did you mean {close[0]!r}" if close else ""
             problems.append(f"{where}: unknown key {key!r}{hint}")
     backend = data.get("backend", "local")
-    if backend not in BACKENDS:
-        return [*problems, f"{where}: backend {backend!r} is not one of {', '.join(BACKENDS)}"]
-    allowed = COMMON_KEYS + BACKEND_KEYS[backend]
-    foreign = [k for k in data if k in ALL_KEYS and k not in allowed]
+    if backend not in schema:
+        names = ", ".join(sorted(schema))
+        return [*problems, f"{where}: backend {backend!r} is not one of {names}"]
+    allowed = COMMON_KEYS + schema[backend]
+    foreign = [k for k in data if k in known and k not in allowed]
     problems.extend(f"{where}: key {k!r} does not apply to backend {backend!r}" for k in foreign)
-    if backend not in AVAILABLE:
+    if backend not in installed:
         problems.append(
             f"{where}: backend {backend!r} is not available in this version; "
-            f"available: {', '.join(AVAILABLE)}"
+            f"available: {', '.join(sorted(installed))}"
         )
     return problems
 
@@ -118,11 +136,12 @@ def _value_problems(data: dict[str, Any], where: str) -> list[str]:
             tg.parse_policy(str(data["manylinux"]))
         except InvalidTargetError as exc:
             problems.append(f"{where}: {exc}")
-    if "memory" in data:
-        try:
-            parse_memory(data["memory"])
-        except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+    for key in SIZE_KEYS:
+        if key in data:
+            try:
+                parse_memory(data[key])
+            except ValueError as exc:
+                problems.append(f"{where}: {key}: {exc}")
     for key in ("max_jobs", "timeout", "pids"):
         value = data.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -130,13 +149,15 @@ def _value_problems(data: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
-def _builder(name: str, data: Any, problems: list[str]) -> Builder | None:
+def _builder(
+    name: str, data: Any, problems: list[str], installed: Mapping[str, tuple[str, ...]]
+) -> Builder | None:
     where = f"builder {name!r}"
     if not isinstance(data, dict):
         problems.append(f"{where}: must be a table")
         return None
     found = [] if _NAME.match(name) else [f"{where}: names are letters, digits, '.', '_' and '-'"]
-    found += _key_problems(data, where) + _value_problems(data, where)
+    found += _key_problems(data, where, installed) + _value_problems(data, where)
     if found:
         problems.extend(found)
         return None
@@ -147,14 +168,23 @@ def _builder(name: str, data: Any, problems: list[str]) -> Builder | None:
         manylinux=str(data["manylinux"]) if "manylinux" in data else None,
         max_jobs=int(data.get("max_jobs", 1)),
         timeout=int(data.get("timeout", DEFAULT_TIMEOUT)),
-        memory=parse_memory(data["memory"]) if "memory" in data else None,
         pids=int(data.get("pids", DEFAULT_PIDS)),
+        **{key: parse_memory(data[key]) for key in SIZE_KEYS if key in data},
         settings={k: v for k, v in data.items() if k not in COMMON_KEYS},
     )
 
 
-def parse_builders(text: str, source: str = "builders file") -> tuple[Builder, ...]:
-    """The builders of a TOML document; :class:`InvalidBuildersError` lists every problem."""
+def parse_builders(
+    text: str,
+    source: str = "builders file",
+    installed: Mapping[str, tuple[str, ...]] | None = None,
+) -> tuple[Builder, ...]:
+    """The builders of a TOML document; :class:`InvalidBuildersError` lists every problem.
+
+    ``installed`` maps each backend this server can run to the keys of its settings
+    (default: the built-in ``local``); backends of installed packages extend it.
+    """
+    installed = dict(installed) if installed is not None else {"local": ()}
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -168,7 +198,7 @@ def parse_builders(text: str, source: str = "builders file") -> tuple[Builder, .
     if not isinstance(tables, dict) or not tables:
         problems.append(f"{source}: no [builder.<name>] tables")
         tables = {}
-    builders = [_builder(name, data, problems) for name, data in tables.items()]
+    builders = [_builder(name, data, problems, installed) for name, data in tables.items()]
     if problems:
         raise InvalidBuildersError(problems)
     return tuple(b for b in builders if b is not None)

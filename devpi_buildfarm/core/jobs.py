@@ -3,12 +3,14 @@
 ```
 queued --lease--> running --succeed--> succeeded
    ^                 |  \\--fail (attempts left) / expire--> queued (after a backoff)
-   |                 \\----fail (no attempts left)--> failed
+   |                 \\----fail (no attempts left) / refuse--> failed
    +--retry-- failed | cancelled          queued | running --cancel--> cancelled
 skipped: recorded instead of queued when a target needs no build (with the reason)
+skipped --revive--> queued (asked for again)    running --reclaim--> queued (server died)
 ```
 
-A job is one (sdist sha256, target) pair; the queue stores it once.
+A job is one (index, sdist sha256, target): the queue stores it once per index that asked
+for it, so one index cannot cancel or retry another's build.
 """
 
 from __future__ import annotations
@@ -33,24 +35,33 @@ class JobEvent(enum.StrEnum):
     LEASE = "lease"
     SUCCEED = "succeed"
     FAIL = "fail"
+    #: a failure no retry would change (a refused requirement, a wheel that does not fit)
+    REFUSE = "refuse"
     EXPIRE = "expire"
     CANCEL = "cancel"
     RETRY = "retry"
+    #: a skipped target is asked for again (its plan now says it needs a build)
+    REVIVE = "revive"
+    #: the server that ran the job died; the interrupted attempt does not count
+    RECLAIM = "reclaim"
 
 
 FINAL: Final = frozenset(
     {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED}
 )
 #: The build steps whose durations every job records, in order.
-STAGES: Final = ("fetch", "deps", "build", "repair", "verify", "smoke", "publish")
+STAGES: Final = ("fetch", "deps", "build", "repair", "smoke", "verify", "publish")
 
 _MOVES: Final = {
     (JobState.QUEUED, JobEvent.LEASE): JobState.RUNNING,
     (JobState.RUNNING, JobEvent.SUCCEED): JobState.SUCCEEDED,
+    (JobState.RUNNING, JobEvent.REFUSE): JobState.FAILED,
     (JobState.QUEUED, JobEvent.CANCEL): JobState.CANCELLED,
     (JobState.RUNNING, JobEvent.CANCEL): JobState.CANCELLED,
     (JobState.FAILED, JobEvent.RETRY): JobState.QUEUED,
     (JobState.CANCELLED, JobEvent.RETRY): JobState.QUEUED,
+    (JobState.SKIPPED, JobEvent.REVIVE): JobState.QUEUED,
+    (JobState.RUNNING, JobEvent.RECLAIM): JobState.QUEUED,
 }
 
 
@@ -81,7 +92,11 @@ def backoff(attempts: int, base: float = 30.0, cap: float = 3600.0) -> float:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobSpec:
-    """What to build: an sdist of an index, for one target, on one builder."""
+    """What to build: an sdist of an index, for one target, on one builder.
+
+    ``requested_by`` is the devpi user whose identity the build runs and publishes as
+    (``None`` when unknown, e.g. for jobs queued before the queue's schema version 2).
+    """
 
     project: str
     version: str
@@ -93,6 +108,7 @@ class JobSpec:
     target: str
     builder: str
     policy: str | None = None
+    requested_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -141,6 +157,7 @@ class Job:
             "upload_to": self.spec.upload_to,
             "target": self.spec.target,
             "builder": self.spec.builder,
+            "requested_by": self.spec.requested_by,
             "attempts": self.attempts,
             "max_attempts": self.max_attempts,
             "created": self.created,

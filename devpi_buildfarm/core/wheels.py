@@ -8,12 +8,12 @@ from email.policy import compat32
 
 from packaging.utils import canonicalize_name
 
-from devpi_foundry_common.archive import Archive, ArchiveError, wheel_metadata
+from devpi_foundry_common.archive import Archive, ArchiveError, Source, wheel_metadata
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def name_and_version(data: bytes, filename: str) -> tuple[str, str]:
+def name_and_version(data: Source, filename: str) -> tuple[str, str]:
     """``Name`` and ``Version`` from the wheel's METADATA; :class:`ArchiveError` if absent."""
     raw = BytesParser(policy=compat32).parsebytes(wheel_metadata(data, filename))
     name, version = raw.get("Name"), raw.get("Version")
@@ -23,7 +23,7 @@ def name_and_version(data: bytes, filename: str) -> tuple[str, str]:
     return str(canonicalize_name(str(name))), str(version).strip()
 
 
-def top_level_names(data: bytes, filename: str) -> list[str]:
+def top_level_names(data: Source, filename: str) -> list[str]:
     """Importable top-level packages and modules of a wheel, for the smoke test.
 
     From ``top_level.txt`` when the wheel has one, else from its members: packages

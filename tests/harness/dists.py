@@ -79,6 +79,8 @@ def make_sdist(dest: Path, project: Project) -> Path:
         if project.c_extension
         else ""
     )
+    license_text = project.metadata.get("License-Expression") or project.metadata.get("License")
+    extra = f"license={license_text!r}," if isinstance(license_text, str) else ""
     files = {
         "PKG-INFO": project.core_metadata(_metadata_version(project)),
         "pyproject.toml": textwrap.dedent("""\
@@ -92,7 +94,7 @@ def make_sdist(dest: Path, project: Project) -> Path:
             if "bdist_wheel" in sys.argv and {project.build_seconds!r}:
                 time.sleep({project.build_seconds!r})
             setup(name={project.name!r}, version={project.version!r},
-                  packages=[{project.module!r}], {ext})
+                  packages=[{project.module!r}], {ext} {extra})
         """),
         f"{project.module}/__init__.py": f"VERSION = {project.version!r}\n",
     }

@@ -62,6 +62,8 @@ class DevpiServer:
     env: dict[str, str] = field(default_factory=dict)
     #: use another server's secret file (a replica shares its primary's)
     secret: Path | None = None
+    #: the server process's working directory (relative ``--serverdir`` arguments)
+    cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -114,8 +116,9 @@ class DevpiServer:
         self.init()
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=self._env()
-        )
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=self._env(),
+            cwd=self.cwd,
+        )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

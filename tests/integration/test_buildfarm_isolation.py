@@ -79,11 +79,35 @@ def test_unisolated_builds_are_refused_unless_allowed_and_then_warned(tmp_path: 
         log_path = f"root/dev/+buildfarm/jobs/{job['id']}/log"
         log = root.request("GET", log_path, headers={"Accept": "text/plain"}).body.decode()
         assert job["state"] == "succeeded", log[-3000:]
-        assert job["isolation"] == "none"
-        assert "isolation none" in devpi("build", "show", str(job["id"])).stdout
+        assert job["isolation"].startswith("none ")  # exactly what held: nothing but a timeout
+        assert "isolation: none timeout=" in devpi("build", "show", str(job["id"])).stdout
         page = root.request("GET", "+status", headers={"Accept": "text/html"}).body.decode()
         assert WARNING in page
         metrics = {name: value for name, _, value in server.status()["metrics"]}
         assert metrics["devpi_buildfarm_unisolated"] == 1
+    finally:
+        server.stop()
+
+
+def test_a_relative_serverdir_builds_as_an_absolute_one_and_leaves_no_job_dir(
+    tmp_path: Path,
+) -> None:
+    # devpi-init gets the absolute path; the server itself the relative one (last wins)
+    args = ("--serverdir", "serverdir", "--buildfarm-max-attempts", "1")
+    server = DevpiServer(tmp_path / "serverdir", BINDIR, args=args, cwd=tmp_path).start()
+    try:
+        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+        root.create_index("root/dev", bases=[], buildfarm_targets=[TARGET])
+        tools = [
+            repack_installed(dist, tmp_path / "tools")
+            for dist in ("setuptools", "wheel", "packaging")
+        ]
+        sdist = make_sdist(tmp_path / "dists", Project("rel-demo", "1.0"))
+        twine_upload(tmp_path / "home", f"{server.url}/root/dev/", "root", ROOT_PASSWORD,
+                     *tools, sdist)  # fmt: skip
+        job = wait_final(root, "rel-demo")
+        assert job["state"] == "succeeded", job["error"]
+        assert job["isolation"].startswith("bubblewrap(")
+        assert list((tmp_path / "serverdir" / ".buildfarm" / "jobs").iterdir()) == []
     finally:
         server.stop()

@@ -235,7 +235,7 @@ def test_request_builds_an_uncached_mirrored_sdist(
     assert job["sdist"] == "mirror_ext-1.0.tar.gz"
     assert job["upload_to"] == "bob/fromup"
     log = devpi("build", "show", str(job["id"])).stdout
-    assert "fetching mirror_ext-1.0.tar.gz through the mirror" in log
+    assert "fetching mirror_ext-1.0.tar.gz through the server as bob" in log
     assert wheels_of(api, "bob/fromup", "mirror-ext", "1.0") == [job["wheel"]]
     assert_installs(server, "bob/fromup", MIRRORED, tmp_path)
 

@@ -45,7 +45,23 @@ def test_parses_a_local_builder() -> None:
 
 def test_defaults() -> None:
     (builder,) = parse_builders('[builder.b]\ntargets = ["cp311-manylinux_x86_64"]\n')
-    assert (builder.backend, builder.max_jobs, builder.memory) == ("local", 1, None)
+    assert (builder.backend, builder.max_jobs) == ("local", 1)
+    # every limit is set even when the file sets none: no build runs unbounded
+    assert (builder.memory, builder.pids, builder.disk, builder.timeout) == (
+        4 * 1024**3,
+        512,
+        4 * 1024**3,
+        1800,
+    )
+    assert (builder.output_bytes, builder.log_bytes) == (512 * 1024**2, 4 * 1024**2)
+
+
+def test_size_limits_parse() -> None:
+    (builder,) = parse_builders(
+        '[builder.b]\ntargets = ["cp311-manylinux_x86_64"]\ndisk = "1g"\n'
+        'output_bytes = "20m"\nlog_bytes = 4096\n'
+    )
+    assert (builder.disk, builder.output_bytes, builder.log_bytes) == (1024**3, 20 * 1024**2, 4096)
 
 
 def test_reports_every_problem_at_once() -> None:
@@ -72,10 +88,10 @@ def test_reports_every_problem_at_once() -> None:
     text = "\n".join(issues)
     assert "builder 'a': unknown key 'max_jobz'; did you mean 'max_jobs'" in text
     assert "builder 'a': 'cp27-*' matches no known target" in text
-    assert "builder 'b': backend 'vm' is not one of local, docker, ssh" in text
+    assert "builder 'b': backend 'vm' is not one of docker, local, ssh" in text
     assert "builder 'b': targets must be a non-empty list" in text
     assert "builder 'b': timeout must be a positive integer, not -1" in text
-    assert "builder 'b': memory 'lots' is not a size" in text
+    assert "builder 'b': memory: memory 'lots' is not a size" in text
     assert "builder 'b': linux policy 'glibc'" in text
     assert "builder 'c': key 'image' does not apply to backend 'local'" in text
     assert len(issues) == 8
@@ -136,3 +152,20 @@ def test_example_builders_file_loads() -> None:
     builders = parse_builders(EXAMPLE.read_text(), str(EXAMPLE))
     assert builders
     assert all(b.backend == "local" for b in builders)
+
+
+def test_backends_of_installed_packages_bring_their_keys() -> None:
+    text = '[builder.f]\nbackend = "fancy"\ntargets = ["cp311-manylinux_x86_64"]\nflavour = "x"\n'
+    (builder,) = parse_builders(text, installed={"local": (), "fancy": ("flavour",)})
+    assert (builder.backend, builder.settings) == ("fancy", {"flavour": "x"})
+    with pytest.raises(InvalidBuildersError) as info:
+        parse_builders(text)  # not installed here
+    assert "backend 'fancy' is not one of" in str(info.value)
+    assert "unknown key 'flavour'" in str(info.value)
+
+
+def test_schema_backends_not_installed_say_so() -> None:
+    text = '[builder.d]\nbackend = "docker"\ntargets = ["cp311-manylinux_x86_64"]\nimage = "x"\n'
+    with pytest.raises(InvalidBuildersError) as info:
+        parse_builders(text)
+    assert "backend 'docker' is not available in this version; available: local" in str(info.value)

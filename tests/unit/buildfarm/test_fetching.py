@@ -48,18 +48,18 @@ def test_uncommitted_or_gone_for_a_moment_is_waited_out(server: str) -> None:
     lines: list[bytes] = []
     assert fetching.fetch(server, log=lines.append) == b"sdist bytes"
     assert len(lines) == 3
-    assert b"HTTP Error 410" in lines[0]
+    assert b": 410; trying again" in lines[0]
 
 
 def test_it_gives_up_after_the_last_delay(server: str) -> None:
     Answers.statuses = [410] * 10
-    with pytest.raises(BuildError, match=r"could not fetch .*demo-1\.0\.tar\.gz: HTTP Error 410"):
+    with pytest.raises(BuildError, match=r"could not fetch .*demo-1\.0\.tar\.gz: 410 Gone"):
         fetching.fetch(server)
 
 
 def test_a_refusal_fails_at_once(server: str) -> None:
     Answers.statuses = [403, 200]
-    with pytest.raises(BuildError, match="HTTP Error 403") as info:
+    with pytest.raises(BuildError, match="403 Forbidden") as info:
         fetching.fetch(server)
     assert info.value.stage == "fetch"
     assert Answers.statuses == [200]

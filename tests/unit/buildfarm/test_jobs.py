@@ -71,3 +71,17 @@ def test_job_as_json(spec: Callable[..., JobSpec]) -> None:
     assert data["state"] == "queued"
     assert data["target"] == "cp311-manylinux_x86_64"
     assert data["timings"] == {"build": 1.5}
+
+
+def test_refuse_revive_and_reclaim_go_through_the_transition_table() -> None:
+    from devpi_buildfarm.core.jobs import JobEvent, JobState, transition
+
+    assert transition(JobState.RUNNING, JobEvent.REFUSE, attempts=1, max_attempts=3) is (
+        JobState.FAILED
+    )  # another attempt would fail the same way
+    assert transition(JobState.SKIPPED, JobEvent.REVIVE, attempts=0, max_attempts=3) is (
+        JobState.QUEUED
+    )
+    assert transition(JobState.RUNNING, JobEvent.RECLAIM, attempts=1, max_attempts=1) is (
+        JobState.QUEUED
+    )

@@ -8,7 +8,14 @@ import zipfile
 import pytest
 
 from devpi_buildfarm.core.plan import same_release
-from devpi_buildfarm.core.sandbox import Sandbox, build_env, bwrap_argv
+from devpi_buildfarm.core.sandbox import (
+    LAUNCH_SCRIPT,
+    Drop,
+    Sandbox,
+    build_env,
+    bwrap_argv,
+    launch_argv,
+)
 from devpi_buildfarm.core.wheels import name_and_version, top_level_names
 from devpi_foundry_common.archive import ArchiveError
 
@@ -66,19 +73,33 @@ def test_same_release() -> None:
 
 
 def test_sandbox_exposes_only_what_it_lists() -> None:
-    env = build_env(home="/w/home", tmp="/w/tmp", path=["/w/env/bin"])
+    env = build_env(["/job/env/bin"])
     assert env["PIP_NO_INDEX"] == "1"
     assert "DEVPISERVER_SECRETFILE" not in env
-    box = Sandbox(cwd="/w", env=env, writable=["/w"], readable=["/usr", "/opt/py"], memory=10)
-    argv = bwrap_argv("bwrap", ["python"], box)
-    assert argv[:5] == [
-        "bwrap",
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-    ]
-    assert argv[argv.index("--ro-bind-try", argv.index("--tmpfs")) + 1] == "/opt/py"
-    binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
-    assert binds == ["/w"]
+    box = Sandbox(env=env, readable=["/usr", "/opt/py"], disk=1024, memory=10)
+    argv = bwrap_argv("bwrap", ["python"], box, {})
+    assert argv[:5] == ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+                        "--clearenv"]  # fmt: skip
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind-try"] == ["/usr", "/opt/py"]
+    assert "--bind" not in argv  # nothing of the host is writable
+    assert argv[argv.index("--tmpfs", argv.index("/dev/shm")) - 2 :][:4] == [
+        "--size", "1024", "--tmpfs", "/job"]  # fmt: skip
+    remounted = [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"]
+    assert remounted == ["/dev", "/"]  # only /job and /dev/shm take writes
     assert argv[-2:] == ["--", "python"]
+
+
+def test_root_launcher_drops_to_the_build_user_after_joining_cgroups() -> None:
+    box = Sandbox(env={}, readable=["/usr", "/root/py"], symlinks=[("/bin", "usr/bin")])
+    drop = Drop(uid=65534, gid=65534, stage="/tmp/s", cgroup_procs=["/cg/a", "/cg/b"])
+    argv = launch_argv(["python"], box, drop, bwrap="bwrap")
+    script_args = argv[argv.index("launch") + 1 : argv.index("setpriv")]
+    assert script_args == ["/tmp/s", "2", "/usr", "/root/py", "/cg/a", "/cg/b", "--"]
+    setpriv = argv[argv.index("setpriv") : argv.index("bwrap")]
+    assert "--reuid=65534" in setpriv
+    assert "--inh-caps=-all" in setpriv
+    assert "--bounding-set=-all" in setpriv
+    binds = [argv[i + 1 : i + 3] for i, a in enumerate(argv) if a == "--ro-bind-try"]
+    assert binds == [["/tmp/s/0", "/usr"], ["/tmp/s/1", "/root/py"]]
+    assert "$1" in LAUNCH_SCRIPT  # paths are arguments, never interpolated shell code
+    assert "/root/py" not in LAUNCH_SCRIPT

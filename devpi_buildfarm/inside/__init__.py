@@ -1,0 +1,1 @@
+"""Programs that run inside a build's isolation boundary (sandbox, container, remote host)."""

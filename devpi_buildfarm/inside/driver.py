@@ -1,0 +1,230 @@
+"""The build driver: runs inside the sandbox, never on the host's side of it.
+
+It reads one frame from stdin (:mod:`devpi_buildfarm.core.framing`: a manifest, the sdist,
+a wheelhouse of build-requirement wheels the worker fetched from the job's index), and
+does every step that runs package code or a tool on package output: unpack, a fresh venv,
+install the build requirements (pip, offline, wheels only), the PEP 517 hooks
+(``pyproject_hooks``), ``auditwheel repair``; or, in ``smoke`` mode, install the wheel
+and import its top-level names. It answers with one frame on stdout: the wheel, a list of
+requirements the build still needs (the worker fetches them and starts a fresh sandbox),
+or an error. Build output goes to stderr, the job's log; package processes never get
+stdout. The worker trusts nothing it says: the answer is data, checked on the host.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from pyproject_hooks import BuildBackendHookCaller
+
+from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
+from devpi_buildfarm.core.framing import copy_exactly, read_header, write_frame
+from devpi_foundry_common.archive import Archive, ArchiveError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+JOB: Final = Path(os.environ.get("DEVPI_BUILDFARM_JOB", "/job"))
+LEGACY_BACKEND: Final = "setuptools.build_meta:__legacy__"
+
+
+class StepError(Exception):
+    """A failed step: the message names it."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+
+def say(text: str) -> None:
+    sys.stderr.write(f"devpi-buildfarm: {text}\n")
+    sys.stderr.flush()
+
+
+def run(
+    argv: Sequence[str], stage: str, *, cwd: Path = JOB, env: Mapping[str, str] | None = None
+) -> None:
+    """A command with its output into the log; package code never sees our stdout."""
+    sys.stderr.write("+ " + " ".join(argv) + "\n")
+    sys.stderr.flush()
+    last: collections.deque[bytes] = collections.deque(maxlen=3)
+    proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            env=dict(env if env is not None else os.environ))  # fmt: skip
+    pump = threading.Thread(target=_copy, args=(proc.stdout, last), daemon=True)
+    pump.start()
+    proc.wait()
+    # children it left behind may hold the pipe open: the command is done when it exits
+    pump.join(timeout=2)
+    if proc.returncode != 0:
+        shown = " ".join(argv[:4]) + (" ..." if len(argv) > 4 else "")  # noqa: PLR2004
+        reason = _reason(last)
+        raise StepError(stage, f"{shown!r} exited with {proc.returncode}{reason}")
+
+
+def _copy(stream: IO[bytes] | None, tail: collections.deque[bytes]) -> None:
+    """Output into the log as it comes (in chunks: a line may be endless), keeping the last
+    few kilobytes for the error message."""
+    assert stream is not None  # noqa: S101 - a pipe
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(65536):
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.buffer.flush()
+        tail.append(chunk[-4096:])
+
+
+def _reason(tail: collections.deque[bytes]) -> str:
+    """The last error-looking line of a failed command (a traceback's exception)."""
+    text = b"".join(tail)[-8192:].decode("utf-8", "replace")
+    for raw in reversed(text.splitlines()):
+        line = raw.strip()
+        if "Error" in line or "error:" in line.lower() or "Exception" in line:
+            return f": {line[:300]}"
+    return ""
+
+
+def receive() -> tuple[dict[str, Any], dict[str, Path]]:
+    """The manifest and the files of the worker's frame, written under ``JOB/in``."""
+    header = read_header(sys.stdin.buffer)
+    files = {}
+    for name, size in header.files:
+        path = JOB / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("xb") as out:
+            copy_exactly(sys.stdin.buffer, out, size, name=name)
+        files[name] = path
+    return header.meta, files
+
+
+def answer(meta: dict[str, Any], wheel: Path | None = None) -> None:
+    out = sys.stdout.buffer
+    if wheel is None:
+        write_frame(out, meta, [])
+        return
+    with wheel.open("rb") as stream:
+        write_frame(out, meta, [(f"wheel/{wheel.name}", stream, wheel.stat().st_size)])
+
+
+def venv(path: Path) -> Path:
+    base = getattr(sys, "_base_executable", sys.executable)
+    run([base, "-m", "venv", "--without-pip", str(path)], "deps")
+    return path / "bin" / "python"
+
+
+def pip_install(python: Path, wheelhouse: Path, args: Sequence[str], stage: str) -> None:
+    """pip (this interpreter's, into ``python``'s venv) from the wheelhouse only."""
+    if not args:
+        return
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
+         "--no-index", "--find-links", str(wheelhouse), "--only-binary", ":all:",
+         "--no-cache-dir", "--disable-pip-version-check", "--", *args], stage)  # fmt: skip
+
+
+def _runner(cmd: Sequence[str], cwd: str | None = None,
+            extra_environ: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    run(cmd, "build", cwd=Path(cwd or JOB), env={**os.environ, **(extra_environ or {})})
+
+
+def single_file(folder: Path, stage: str) -> Path:
+    """The one regular file ``folder`` holds (never a link, never two)."""
+    found = sorted(folder.iterdir()) if folder.is_dir() else []
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "nothing"
+        raise StepError(stage, f"expected one wheel in {folder.name}/, found {names}")
+    mode = found[0].lstat().st_mode
+    if not stat.S_ISREG(mode) or not found[0].name.endswith(".whl"):
+        raise StepError(stage, f"{found[0].name!r} is not a regular .whl file")
+    return found[0]
+
+
+def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
+    (sdist,) = [path for name, path in files.items() if name.startswith("sdist/")]
+    wheelhouse = JOB / "in" / "wheelhouse"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    try:
+        with sdist.open("rb") as stream, Archive(stream, sdist.name) as archive:
+            top = archive.top_level()
+            archive.extract(JOB / "src")
+    except ArchiveError as exc:
+        raise StepError("deps", str(exc)) from None
+    source = JOB / "src" / top
+    python = venv(JOB / "env")
+    known = [*meta["requires"], *meta["extra"]]
+    pip_install(python, wheelhouse, known, "deps")
+    hooks = BuildBackendHookCaller(str(source), meta["backend"] or LEGACY_BACKEND,
+                                   backend_path=meta.get("backend_path"), runner=_runner,
+                                   python_executable=str(python))  # fmt: skip
+    try:
+        reported = check_requirements(hooks.get_requires_for_build_wheel(),
+                                      "get_requires_for_build_wheel")  # fmt: skip
+        missing = [r for r in reported if r not in known]
+        if missing:
+            answer({"need": missing})
+            return
+        dist = JOB / "dist"
+        dist.mkdir()
+        name = str(hooks.build_wheel(str(dist)))
+    except (RequirementRefused, StepError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the backend's failure, whatever it raised
+        raise StepError("build", f"build backend failed: {exc!r}"[:2000]) from None
+    wheel = single_file(dist, "build")
+    if wheel.name != name:
+        raise StepError("build", f"the build backend reported {name!r}, wrote {wheel.name!r}")
+    final = repair(meta, wheel)
+    answer({"wheel": final.name, "repaired": final != wheel}, final)
+
+
+def repair(meta: dict[str, Any], wheel: Path) -> Path:
+    """``auditwheel repair`` of a Linux platform wheel (here, inside the sandbox)."""
+    platform_tags = wheel.name.removesuffix(".whl").rsplit("-", 1)[-1].split(".")
+    if not meta.get("plat") or not any(t.startswith("linux_") for t in platform_tags):
+        say("repair: not a Linux platform wheel, nothing to repair")
+        return wheel
+    out = JOB / "repaired"
+    run([sys.executable, "-m", "auditwheel", "repair", "--plat", str(meta["plat"]),
+         "-w", str(out), str(wheel)], "repair")  # fmt: skip
+    return single_file(out, "repair")
+
+
+def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
+    (wheel,) = [path for name, path in files.items() if name.startswith("wheel/")]
+    wheelhouse = JOB / "in" / "wheelhouse"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    python = venv(JOB / "smokeenv")
+    pip_install(python, wheelhouse, [str(wheel)], "smoke")
+    names = [str(n) for n in meta.get("import", []) if str(n).isidentifier()]
+    if names:
+        run([str(python), "-c", "; ".join(f"import {n}" for n in names)], "smoke")
+    else:
+        say("smoke: the wheel has no importable top-level names")
+    answer({"ok": True})
+
+
+def main() -> int:
+    try:
+        meta, files = receive()
+        if meta.get("mode") == "smoke":
+            smoke(meta, files)
+            return 0
+        build(meta, files)
+    except StepError as exc:
+        say(f"{exc.stage}: {exc}")
+        answer({"error": str(exc), "stage": exc.stage})
+        return 1
+    except RequirementRefused as exc:
+        say(f"deps: {exc}")
+        answer({"error": str(exc), "stage": "deps"})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
