@@ -41,4 +41,6 @@ class BuildError(BuildfarmError):
     def __init__(self, message: str, *, stage: str, permanent: bool = False) -> None:
         self.stage = stage
         self.permanent = permanent
+        #: what confined the build when it failed (set by the backend, shown in the job)
+        self.isolation: str | None = None
         super().__init__(f"{stage}: {message}")

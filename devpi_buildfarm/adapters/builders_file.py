@@ -22,4 +22,4 @@ def load_builders(options: ServerOptions) -> tuple[Builder, ...]:
         installed = backends.settings_keys()
         return parse_builders(path.read_text(encoding="utf-8"), str(path), installed)
     target, policy = host_target(sys.version_info[:2], platform.machine(), platform.libc_ver())
-    return (default_builder(target, policy),)
+    return (default_builder(target, policy, max_jobs=options.workers),)

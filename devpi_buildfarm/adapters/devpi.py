@@ -62,25 +62,44 @@ class BuildfarmCustomizerMixin(BuildfarmOptionsMixin):
 
         kind = str(newconfig.get("type", self.stage.ixconfig.get("type")))
         problems = option_problems(self.stage.name, kind, newconfig, type_of)
-        problems += _upload_permission_problems(self.stage, newconfig)
+        problems += _upload_to_problems(self.stage, newconfig)
         if problems:
             raise self.InvalidIndexconfig(problems)
 
 
-def _upload_permission_problems(stage: Any, config: dict[str, Any]) -> list[str]:
-    """Whoever sets ``buildfarm_upload_to`` must be allowed to upload there: builds publish
-    as the identity that caused them, and a target nobody here may write is a mistake."""
+def _upload_to_problems(stage: Any, config: dict[str, Any]) -> list[str]:
+    """Whoever sets ``buildfarm_upload_to`` must be allowed to upload there (builds publish
+    as the identity that caused them), and its readers must be readers of this index too
+    (a built wheel is never more visible than its sdist)."""
     upload_to = config.get("buildfarm_upload_to") or ""
     request = get_current_request()
     if not upload_to or upload_to == stage.name or request is None:
         return []
     target = stage.xom.model.getstage(upload_to)
-    if target is None or request.has_permission("upload", target):
+    if target is None:
+        return []
+    wider = _readers(target) - _readers(stage)
+    if ANONYMOUS not in _readers(stage) and wider:
+        problem = (
+            f"buildfarm_upload_to on {stage.name}: {upload_to!r} is readable by "
+            f"{', '.join(sorted(wider))}, who may not read {stage.name}; built wheels "
+            "are never more visible than their sdists"
+        )
+        return [problem]
+    if request.has_permission("upload", target):
         return []
     who = request.authenticated_userid or "anonymous"
     problem = (f"buildfarm_upload_to on {stage.name}: {who} has no upload permission on "
                f"{upload_to!r}; ask its owner to add {who} to its acl_upload")  # fmt: skip
     return [problem]
+
+
+ANONYMOUS = ":ANONYMOUS:"
+
+
+def _readers(stage: Any) -> set[str]:
+    """Who may read packages of ``stage`` (devpi's, or a read-ACL plugin's, principals)."""
+    return {str(p) for p in stage.customizer.get_principals_for_pkg_read()}
 
 
 _WRAPPER = CustomizerWrapper(BuildfarmCustomizerMixin, BaseStageCustomizer, "Buildfarm")

@@ -64,6 +64,13 @@ class LocalBackend:
     ) -> BuildResult:
         self.confinement.refuse_unless_possible()
         job = _Build(self, request, workdir, log, cancelled)
+        try:
+            return self._steps(job, log)
+        except BuildError as exc:  # the job records what held, failed or not
+            exc.isolation = exc.isolation or job.isolation
+            raise
+
+    def _steps(self, job: _Build, log: BuildLog) -> BuildResult:
         with timed(job.timings, "deps"):
             system = job.build_system()
             house = job.fetch(system["requires"], "wheelhouse", "deps")

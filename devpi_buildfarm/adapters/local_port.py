@@ -12,7 +12,7 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from devpi_buildfarm.adapters import publisher
+from devpi_buildfarm.adapters import publisher, wheel_check
 from devpi_buildfarm.adapters.fetching import fetch_to
 from devpi_buildfarm.core.ports import IndexAccess, Lease
 from devpi_buildfarm.errors import BuildError
@@ -40,6 +40,10 @@ class LocalPort:
         if job is None:
             return None
         builder = farm.by_name[job.spec.builder]
+        if not builder.serves(job.spec.target):  # the builders file changed since planning
+            error = f"builder {builder.name!r} no longer serves target {job.spec.target!r}"
+            farm.queue.fail(job.id, owner, now=now, error=error, timings={}, final=True)
+            return None
         identity = job.spec.requested_by or job.spec.index.split("/", 1)[0]
         grant = farm.credentials.issue(job_id=job.id, username=identity,
                                        upload_to=job.spec.upload_to,
@@ -68,11 +72,13 @@ class LocalPort:
             raise BuildError(msg, stage="fetch")
 
     def publish(self, lease: Lease, wheel: Path) -> tuple[str, bool]:
-        publisher.verify(lease.job, wheel)
+        wheel_check.verify(lease.job, wheel)
         return publisher.publish(self.farm.server_url, lease.job, self._grants[lease.job.id], wheel)
 
-    def finish(self, lease: Lease, *, outcome: Outcome | None, error: str | None,
-               timings: dict[str, float], final: bool = False) -> bool:  # fmt: skip
+    def finish(  # noqa: PLR0913 - what an attempt leaves, all keyword-only
+        self, lease: Lease, *, outcome: Outcome | None, error: str | None,
+        timings: dict[str, float], final: bool = False, isolation: str | None = None,
+    ) -> bool:  # fmt: skip
         grant = self._grants.pop(lease.job.id, None)
         if grant is not None:
             self.farm.credentials.revoke(grant)
@@ -82,7 +88,7 @@ class LocalPort:
             self.farm.metrics.inc("jobs_succeeded_total" if done else "jobs_lost_total")
             return done
         done = queue.fail(lease.job.id, lease.owner, now=now, error=error or "failed",
-                          timings=timings, final=final)  # fmt: skip
+                          timings=timings, final=final, isolation=isolation)  # fmt: skip
         if done:
             self.farm.metrics.inc("jobs_failed_total")
         return done

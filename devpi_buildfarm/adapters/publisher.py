@@ -1,7 +1,5 @@
-"""The server's side of publishing: verify a built wheel, then store it as an upload.
-
-Verification reads the wheel with the bounded reader (name, version and tags must fit the
-job; METADATA must name the same release). Storing is an HTTP upload to this server made
+"""The server's side of publishing: the wheel is verified (:mod:`.wheel_check`), then
+stored as an upload. Storing is an HTTP upload to this server made
 with the job credential (:mod:`.uploading`): devpi checks the identity's upload
 permission on ``buildfarm_upload_to``, devpi_policy and devpi_license judge the wheel,
 and a refusal leaves nothing behind. Inside that upload's transaction, :func:`tween_factory`
@@ -14,20 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
-from email.parser import BytesParser
-from email.policy import compat32
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from pyramid.response import Response
 
 from devpi_buildfarm.adapters import uploading
 from devpi_buildfarm.adapters.devpi_store import LOG_WHAT, LOG_WHO, already_published
-from devpi_buildfarm.core import plan, wheels
-from devpi_buildfarm.errors import BuildError
-from devpi_foundry_common.archive import ArchiveError, wheel_metadata
+from devpi_buildfarm.adapters.wheel_check import form_fields
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,44 +29,6 @@ if TYPE_CHECKING:
     from devpi_buildfarm.core.jobs import Job
 
 log = logging.getLogger(__name__)
-#: form fields sent with the wheel, from its METADATA (as twine sends them)
-FIELDS: Final = {"Summary": "summary", "Requires-Python": "requires_python",
-                 "License": "license", "License-Expression": "license_expression",
-                 "Home-page": "home_page", "Author": "author"}  # fmt: skip
-MULTI: Final = {"Requires-Dist": "requires_dist", "Classifier": "classifiers"}
-
-
-def verify(job: Job, wheel: Path) -> str:
-    """The wheel's sha256 once it fits its job; :class:`BuildError` otherwise."""
-    spec = job.spec
-    problems = plan.result_problems(wheel.name, target=spec.target, policy=spec.policy,
-                                    project=spec.project, version=spec.version)  # fmt: skip
-    try:
-        with wheel.open("rb") as stream:
-            name, version = wheels.name_and_version(stream, wheel.name)
-    except ArchiveError as exc:
-        raise BuildError(str(exc), stage="verify", permanent=True) from None
-    if not plan.same_release(name, version, spec.project, spec.version):
-        problems.append(
-            f"METADATA says {name} {version}, the sdist is {spec.project} {spec.version}"
-        )
-    if problems:
-        raise BuildError("; ".join(problems), stage="verify", permanent=True)
-    digest = hashlib.sha256()
-    with wheel.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def form_fields(job: Job, wheel: Path) -> list[tuple[str, str]]:
-    with wheel.open("rb") as stream:
-        raw = BytesParser(policy=compat32).parsebytes(wheel_metadata(stream, wheel.name))
-    fields = [("name", job.spec.project), ("version", job.spec.version),
-              ("metadata_version", str(raw.get("Metadata-Version", "2.1")))]  # fmt: skip
-    fields += [(key, str(raw[header])) for header, key in FIELDS.items() if raw.get(header)]
-    fields += [(key, str(v)) for header, key in MULTI.items() for v in raw.get_all(header) or []]
-    return [(k, v.replace("\r", " ").replace("\n", " ")) for k, v in fields]
 
 
 def publish(server_url: str, job: Job, grant: Grant, wheel: Path) -> tuple[str, bool]:

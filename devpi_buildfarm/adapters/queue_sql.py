@@ -214,6 +214,7 @@ class SqlQueue:
         error: str,
         timings: dict[str, float],
         final: bool = False,
+        isolation: str | None = None,
     ) -> bool:
         """Record a failed attempt: queued again after a backoff, or failed for good (at
         once when ``final``: a failure that another attempt would repeat)."""
@@ -222,7 +223,7 @@ class SqlQueue:
             owner,
             JobEvent.REFUSE if final else JobEvent.FAIL,
             now=now,
-            values={"error": error[:4000], "timings": json.dumps(timings)},
+            values={"error": error[:4000], "timings": json.dumps(timings), "isolation": isolation},
         )
 
     def _finish(

@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Final
 
-from devpi_buildfarm.adapters import publisher
+from devpi_buildfarm.adapters import wheel_check
 from devpi_buildfarm.adapters.process import timed
 from devpi_buildfarm.core.jobs import Outcome
 from devpi_buildfarm.core.ports import BuildLimits, BuildRequest
@@ -39,6 +39,7 @@ class CappedLog:
         self.port, self.lease, self.max_bytes = port, lease, max_bytes
         self.parts: list[bytes] = []
         self.size = 0
+        self.truncated = False
         self.last = time.monotonic()
         self.lock = threading.Lock()
 
@@ -50,14 +51,13 @@ class CappedLog:
 
     def __call__(self, data: bytes) -> None:
         with self.lock:
-            room = self.max_bytes - self.size
-            if room <= 0:
+            if self.truncated:
                 return
+            room = self.max_bytes - self.size
             if len(data) > room:
-                data = data[:room] + TRUNCATED
-                self.size = self.max_bytes
-            else:
-                self.size += len(data)
+                data = data[: max(0, room)] + TRUNCATED
+                self.truncated = True
+            self.size += len(data)
             self.parts.append(data)
         if time.monotonic() - self.last > 1.0:
             self.flush()
@@ -124,13 +124,13 @@ class Worker:
         beat = Heartbeat(self.port, lease, self.lease_seconds)
         timings: dict[str, float] = {}
         workdir = self.workroot / f"{lease.job.id}-{lease.job.attempts}-{uuid.uuid4().hex[:8]}"
-        outcome, error, permanent = None, None, False
+        outcome, error, permanent, isolation = None, None, False, None
         beat.start()
         try:
             workdir.mkdir(mode=0o700, parents=True)
             outcome = self._build(lease, builder, workdir, sink, beat, timings)
         except BuildError as exc:
-            error, permanent = str(exc), exc.permanent
+            error, permanent, isolation = str(exc), exc.permanent, exc.isolation
         except (ArchiveError, LookupError, ValueError, OSError) as exc:
             error = str(exc)
         except Exception as exc:  # the worker outlives any build; the job records the error
@@ -143,7 +143,8 @@ class Worker:
             sink.closing(f"devpi-buildfarm: published {outcome.wheel}\n".encode())
         else:
             sink.closing(f"devpi-buildfarm: job {lease.job.id} failed: {error}\n".encode())
-        self.port.finish(lease, outcome=outcome, error=error, timings=timings, final=permanent)
+        self.port.finish(lease, outcome=outcome, error=error, timings=timings, final=permanent,
+                         isolation=isolation)  # fmt: skip
 
     def _build(  # noqa: PLR0913, PLR0917 - one attempt's parts, all used
         self, lease: Lease, builder: Builder, workdir: Path, sink: CappedLog,
@@ -165,7 +166,7 @@ class Worker:
         result = backend.build(request, workdir / "build", sink, beat.lost.is_set)
         timings.update(result.timings)
         with timed(timings, "verify"):
-            sha256 = publisher.verify(lease.job, result.wheel)
+            sha256 = wheel_check.verify(lease.job, result.wheel)
         with timed(timings, "publish"):
             name, stored = self.port.publish(lease, result.wheel)
         if not stored:

@@ -204,9 +204,11 @@ def parse_builders(
     return tuple(b for b in builders if b is not None)
 
 
-def default_builder(target: str, policy: str) -> Builder:
-    """The builder used without a builders file: the local host, for its own target."""
-    return Builder(name="local", backend="local", targets=(target,), manylinux=policy)
+def default_builder(target: str, policy: str, max_jobs: int = 1) -> Builder:
+    """The builder used without a builders file: the local host, for its own target, as
+    many builds at once as the server runs workers (``max_jobs``)."""
+    return Builder(name="local", backend="local", targets=(target,), manylinux=policy,
+                   max_jobs=max(1, max_jobs))  # fmt: skip
 
 
 def builder_for(builders: tuple[Builder, ...], target: str) -> Builder | None:

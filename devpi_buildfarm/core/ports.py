@@ -127,8 +127,10 @@ class WorkerPort(Protocol):
         ``upload_to``; ``(name, False)`` when this job's wheel is already there."""
         ...
 
-    def finish(self, lease: Lease, *, outcome: Outcome | None, error: str | None,
-               timings: dict[str, float], final: bool = False) -> bool:  # fmt: skip
-        """Record the attempt's end (``final``: no retry would help); ``False`` when the
-        lease was lost meanwhile."""
+    def finish(  # noqa: PLR0913 - what an attempt leaves, all keyword-only
+        self, lease: Lease, *, outcome: Outcome | None, error: str | None,
+        timings: dict[str, float], final: bool = False, isolation: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Record the attempt's end (``final``: no retry would help; ``isolation``: what
+        confined a failed build); ``False`` when the lease was lost meanwhile."""
         ...

@@ -280,4 +280,6 @@ def test_kill_9_mid_build_then_restart_builds_once(
     assert wheels_of(api, "bob/dev", "ext-crash", "1.0") == [done["wheel"]]
     log = read_log(api, "bob/dev", job["id"])
     assert log.count("published") == 1
+    # the killed server's job directory went at restart, the new attempt's when it ended
+    assert list((server.serverdir / ".buildfarm" / "jobs").iterdir()) == []
     assert_installs(server, "bob/dev", project, tmp_path)

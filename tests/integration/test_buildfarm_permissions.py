@@ -119,6 +119,22 @@ def test_upload_to_an_index_the_user_may_not_write_is_refused_when_set(farm: Far
     assert farm.api["bob"].ok("GET", "bob/dev").get("buildfarm_upload_to", "") == ""
 
 
+def test_wheels_of_a_read_restricted_index_never_go_where_more_may_read(farm: Farm) -> None:
+    alice = farm.api["alice"]
+    alice.create_index("alice/private", bases=["root/tools"], title=f"{READ_RESTRICTED}alice")
+    reply = alice.request("PATCH", "alice/private", ["buildfarm_upload_to=alice/prod"])
+    assert reply.status == 400
+    assert (
+        "'alice/prod' is readable by :ANONYMOUS:, who may not read alice/private"
+        in (reply.json()["message"])
+    )
+    alice.create_index("alice/private2", bases=[], title=f"{READ_RESTRICTED}alice")
+    assert (
+        alice.request("PATCH", "alice/private", ["buildfarm_upload_to=alice/private2"]).status
+        == 200
+    )
+
+
 def test_publish_checks_the_uploaders_permission_again(farm: Farm, tmp_path: Path) -> None:
     # alice set alice/shared -> alice/prod (she may write there); bob uploads the sdist to
     # alice/shared, so the build runs as bob, who may not upload to alice/prod
