@@ -70,14 +70,7 @@ def write_frame(
     header = {"protocol": PROTOCOL, "meta": meta, "files": listed}
     out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
     for name, stream, size in items:
-        left = size
-        while left > 0:
-            chunk = stream.read(min(CHUNK, left))
-            if not chunk:
-                msg = f"{name!r} ended {left} bytes before its declared size"
-                raise FrameError(msg)
-            out.write(chunk)
-            left -= len(chunk)
+        copy_exactly(stream, out, size, name=name)
     out.flush()
 
 

@@ -35,10 +35,11 @@ from devpi_buildfarm.adapters.backends import farm_scope
 from devpi_buildfarm.config import ServerOptions
 from devpi_buildfarm.core.targets import host_target
 from harness.api import DevpiApi
-from harness.clients import DevpiClient, twine_upload
-from harness.dists import Project, repack_installed
+from harness.buildfarm import seed_tools, wait_for
+from harness.clients import twine_upload
+from harness.dists import Project
 from harness.hostile import CASES, make_hostile_sdist
-from harness.server import ROOT_PASSWORD, DevpiServer
+from harness.server import DevpiServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -193,15 +194,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         server.start()
         file_secret = server.secretfile.read_text().strip()
         assert len(file_secret) >= 16
-        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
-        root.create_index("root/tools", bases=[])
-        wheels = [
-            str(repack_installed(dist, work / "tools"))
-            for dist in ("setuptools", "wheel", "packaging")
-        ]
-        devpi = DevpiClient(work / "root-client").use_login(server.url, "root", ROOT_PASSWORD)
-        devpi("use", "root/tools")
-        devpi("upload", *wheels)
+        seed_tools(server, work)
         api = DevpiApi(server.url)
         api.create_user("bob", PASSWORD)
         api = api.login("bob", PASSWORD)
@@ -224,18 +217,6 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def wait_for(api: DevpiApi, index: str, project: str, timeout: float = 300) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    jobs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        jobs = api.ok("GET", f"{index}/+buildfarm/jobs?project={project}")
-        if jobs and all(j["state"] in FINAL for j in jobs):
-            return list(jobs)
-        time.sleep(0.5)
-    msg = f"jobs of {project} not done within {timeout} s: {jobs}"
-    raise AssertionError(msg)
-
-
 def read_log_bytes(api: DevpiApi, index: str, job_id: int) -> bytes:
     path = f"{index}/+buildfarm/jobs/{job_id}/log"
     return api.request("GET", path, headers={"Accept": "text/plain"}).body

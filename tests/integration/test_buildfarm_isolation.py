@@ -13,8 +13,9 @@ from typing import Any
 
 from devpi_buildfarm.core.targets import host_target
 from harness.api import DevpiApi
-from harness.clients import DevpiClient, twine_upload
-from harness.dists import Project, make_sdist, repack_installed
+from harness.buildfarm import upload_with_tools
+from harness.clients import DevpiClient
+from harness.dists import Project
 from harness.server import ROOT_PASSWORD, DevpiServer
 
 BINDIR = Path(sys.executable).parent
@@ -53,13 +54,7 @@ def test_unisolated_builds_are_refused_unless_allowed_and_then_warned(tmp_path: 
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
         root.create_index("root/dev", bases=[], buildfarm_targets=[TARGET])
-        tools = [
-            repack_installed(dist, tmp_path / "tools")
-            for dist in ("setuptools", "wheel", "packaging")
-        ]
-        sdist = make_sdist(tmp_path / "dists", Project("pure-demo", "1.0"))
-        twine_upload(tmp_path / "home", f"{server.url}/root/dev/", "root", ROOT_PASSWORD,
-                     *tools, sdist)  # fmt: skip
+        upload_with_tools(server, tmp_path, "root/dev", Project("pure-demo", "1.0"))
         job = wait_final(root, "pure-demo")
         assert job["state"] == "failed"
         assert "bubblewrap (bwrap) is not installed" in job["error"]
@@ -98,13 +93,7 @@ def test_a_relative_serverdir_builds_as_an_absolute_one_and_leaves_no_job_dir(
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
         root.create_index("root/dev", bases=[], buildfarm_targets=[TARGET])
-        tools = [
-            repack_installed(dist, tmp_path / "tools")
-            for dist in ("setuptools", "wheel", "packaging")
-        ]
-        sdist = make_sdist(tmp_path / "dists", Project("rel-demo", "1.0"))
-        twine_upload(tmp_path / "home", f"{server.url}/root/dev/", "root", ROOT_PASSWORD,
-                     *tools, sdist)  # fmt: skip
+        upload_with_tools(server, tmp_path, "root/dev", Project("rel-demo", "1.0"))
         job = wait_final(root, "rel-demo")
         assert job["state"] == "succeeded", job["error"]
         assert job["isolation"].startswith("bubblewrap(")

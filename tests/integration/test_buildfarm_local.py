@@ -15,8 +15,9 @@ import pytest
 
 from harness import postgres
 from harness.api import DevpiApi
+from harness.buildfarm import seed_tools, wait_for
 from harness.clients import DevpiClient, Venv, pip_install, twine_upload
-from harness.dists import Project, make_sdist, repack_installed
+from harness.dists import Project, make_sdist
 from harness.server import ROOT_PASSWORD, DevpiServer
 from harness.services import require
 
@@ -57,16 +58,8 @@ def farm(
         args += ["--buildfarm-db", postgres.url(database, "postgresql+pg8000")]
     server = DevpiServer(work / "serverdir", BINDIR, args=tuple(args)).start()
     try:
-        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
-        root.create_index("root/tools", bases=[])
+        root = seed_tools(server, work)
         root.create_index("root/mirror", type="mirror", mirror_url=extra_upstream)
-        wheels = [
-            str(repack_installed(dist, work / "tools"))
-            for dist in ("setuptools", "wheel", "packaging")
-        ]
-        devpi = DevpiClient(work / "root-client").use_login(server.url, "root", ROOT_PASSWORD)
-        devpi("use", "root/tools")
-        devpi("upload", *wheels)
         api = DevpiApi(server.url)
         api.create_user("bob", PASSWORD)
         api = api.login("bob", PASSWORD)
@@ -84,18 +77,6 @@ def bob(server: DevpiServer, home: Path, index: str) -> DevpiClient:
     client = DevpiClient(home).use_login(server.url, "bob", PASSWORD)
     client("use", index)
     return client
-
-
-def wait_for(api: DevpiApi, index: str, project: str, timeout: float = 240) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    jobs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        jobs = api.ok("GET", f"{index}/+buildfarm/jobs?project={project}")
-        if jobs and all(j["state"] in FINAL for j in jobs):
-            return list(jobs)
-        time.sleep(0.5)
-    msg = f"jobs of {project} not done within {timeout} s: {jobs}"
-    raise AssertionError(msg)
 
 
 def queued_job(api: DevpiApi, index: str, project: str, timeout: float = 60) -> dict[str, Any]:
