@@ -119,7 +119,9 @@ class Confinement:
             memory=limits.memory, pids=limits.pids,
         )  # fmt: skip
         cgroup = None
-        parts = [f"bubblewrap(uid={self.uid}, network=none, disk={limits.disk})"]
+        head = (f"bubblewrap(uid={self.uid}, network=none, disk={limits.disk}, "
+                f"tmp={sandbox.TMP_BYTES}, shm={sandbox.SHM_BYTES})")  # fmt: skip
+        parts = [head]
         with contextlib.ExitStack() as stack:
             if self.cgroups and limits.memory and limits.pids:
                 cgroup = cgroups.create(self.scope, f"{name}-{uuid.uuid4().hex[:8]}",

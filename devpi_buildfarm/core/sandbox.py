@@ -1,7 +1,8 @@
 """Command lines that start the build driver inside bubblewrap, as an unprivileged user.
 
 The sandbox sees the host's system directories and the Python installation read-only,
-and a size-capped tmpfs at ``/job`` (``/tmp`` points into it); the rest of ``/`` is
+a size-capped tmpfs at ``/job`` (the build's disk: ``TMPDIR`` and ``HOME`` are in it), a
+256 MiB tmpfs at ``/tmp`` and a 64 MiB one at ``/dev/shm``; the rest of ``/`` is
 read-only. Every namespace is unshared: no network (loopback included), no host
 processes, no other job. Nothing of the host is writable and no host directory of a job
 exists: inputs arrive on stdin, the wheel leaves on stdout (:mod:`.framing`).
@@ -26,6 +27,9 @@ SYSTEM_PATHS: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/li
 SYSTEM_FILES: Final = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/alternatives")
 JOB_DIR: Final = "/job"
 SHM_BYTES: Final = 64 * 1024 * 1024
+#: the sandbox's own /tmp (builds are told TMPDIR=/job/tmp; this is for tools that insist)
+TMP_DIR: Final = "/tmp"  # noqa: S108 - a tmpfs of the sandbox's, never the host's
+TMP_BYTES: Final = 256 * 1024 * 1024
 #: binds ``$1 -> stage`` pairs, joins cgroups, then execs the rest (all arguments, no
 #: interpolation: paths never become shell code)
 LAUNCH_SCRIPT: Final = (
@@ -70,16 +74,18 @@ def bwrap_argv(
     >>> argv = bwrap_argv("bwrap", ["python", "-V"], Sandbox(env={"A": "1"},
     ...                   readable=["/usr", "/opt/py"], symlinks=[("/bin", "usr/bin")],
     ...                   disk=1024), {})
-    >>> " ".join(argv[argv.index("--symlink"):argv.index("--proc")])
-    '--symlink usr/bin /bin --ro-bind-try /usr /usr --ro-bind-try /opt/py /opt/py'
-    >>> " ".join(argv[argv.index("/dev/shm") + 1:argv.index("--symlink", argv.index("/job"))])
-    '--size 1024 --tmpfs /job --dir /job/tmp --dir /job/home'
-    >>> " ".join(argv[argv.index("/job/home") + 1:argv.index("--setenv")])
-    '--symlink job/tmp /tmp --remount-ro /dev --remount-ro /'
+    >>> " ".join(argv[argv.index("--symlink"):argv.index("--ro-bind-try")])
+    '--symlink usr/bin /bin --size 268435456 --tmpfs /tmp'
+    >>> " ".join(argv[argv.index("--ro-bind-try"):argv.index("--proc")])
+    '--ro-bind-try /usr /usr --ro-bind-try /opt/py /opt/py'
+    >>> " ".join(argv[argv.index("/dev/shm") + 1:argv.index("--setenv")])
+    '--size 1024 --tmpfs /job --dir /job/tmp --dir /job/home --remount-ro /dev --remount-ro /'
     """
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     links = dict(box.symlinks)
     argv += [arg for path, target in links.items() for arg in ("--symlink", target, path)]
+    # /tmp first: read-only paths that live under /tmp (a venv there) are bound over it
+    argv += ["--size", str(TMP_BYTES), "--tmpfs", TMP_DIR]
     for path in box.readable:
         if path not in links:
             argv += ["--ro-bind-try", sources.get(path, path), path]
@@ -90,8 +96,7 @@ def bwrap_argv(
     argv += ["--tmpfs", JOB_DIR, "--dir", f"{JOB_DIR}/tmp", "--dir", f"{JOB_DIR}/home"]  # noqa: S108
     # /dev is a tmpfs of bubblewrap's: read-only, so only the capped /job and /dev/shm
     # take writes (device nodes such as /dev/null still work)
-    tmp = "/tmp"  # noqa: S108 - a link into the sandbox's /job
-    argv += ["--symlink", "job/tmp", tmp, "--remount-ro", "/dev", "--remount-ro", "/"]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     for key, value in sorted(box.env.items()):
         argv += ["--setenv", key, value]
     return [*argv, *box.extra, "--chdir", JOB_DIR, "--", *cmd]
