@@ -75,9 +75,22 @@ def list_jobs(request: Any) -> None:
         states=states,
         project=request.GET.get("project") or None,
         index=request.context.stage.name,
-        limit=min(int(request.GET.get("limit", "200") or 200), 1000),
+        limit=_limit(request.GET.get("limit")),
     )
     apireturn(200, type="buildjobs", result=[job.as_json() for job in jobs])
+
+
+def _limit(text: str | None) -> int:
+    """``?limit=``: 1 to 1000 (200 when absent); a 400 names anything else."""
+    if not text:
+        return 200
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:  # noqa: PLR2004
+        apireturn(400, message=f"limit {text!r} is not a number from 1 to 1000")
+    return value
 
 
 def show_job(request: Any) -> None:
@@ -114,7 +127,7 @@ def _user_event(request: Any, event: str) -> None:
         changed = (
             queue.cancel(job.id, now=time.time())
             if event == "cancel"
-            else queue.retry(job.id, now=time.time())
+            else queue.retry(job.id, now=time.time(), requested_by=request.authenticated_userid)
         )
     except JobTransitionError as exc:
         apireturn(409, message=str(exc))

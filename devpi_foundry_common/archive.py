@@ -157,11 +157,15 @@ class Archive:
             raise ArchiveError(msg)
         return members
 
-    def read(self, name: str) -> bytes:
-        """The content of member ``name`` (size checked while reading)."""
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        """The content of member ``name`` (size checked while reading); ``max_bytes`` caps
+        this read below the archive's member cap (metadata is small, its parsers are not)."""
         member = self.members.get(name)
         if member is None:
             msg = f"{self.filename!r} has no member {name!r}"
+            raise ArchiveError(msg)
+        if max_bytes is not None and member.size > max_bytes:
+            msg = f"member {name!r} in {self.filename!r} is larger than {max_bytes} bytes"
             raise ArchiveError(msg)
         if self._zip is not None:
             with self._zip.open(name) as fh:
@@ -212,8 +216,13 @@ class Archive:
         self.close()
 
 
+#: the largest METADATA read: real ones are kilobytes; email parsing costs many times the size
+MAX_METADATA_BYTES: Final = 1024 * 1024
+
+
 def wheel_metadata(data: Source, filename: str, limits: Limits | None = None) -> bytes:
-    """The ``METADATA`` of a wheel's single top-level ``*.dist-info`` directory."""
+    """The ``METADATA`` of a wheel's single top-level ``*.dist-info`` directory (at most
+    :data:`MAX_METADATA_BYTES`)."""
     with Archive(data, filename, limits) as archive:
         found = [
             name
@@ -223,4 +232,4 @@ def wheel_metadata(data: Source, filename: str, limits: Limits | None = None) ->
         if len(found) != 1:
             msg = f"{filename!r} does not have exactly one *.dist-info/METADATA"
             raise ArchiveError(msg)
-        return archive.read(found[0])
+        return archive.read(found[0], max_bytes=MAX_METADATA_BYTES)

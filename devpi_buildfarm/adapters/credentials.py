@@ -4,10 +4,10 @@ While a job runs, the worker holds a random password for the job's identity (the
 of the sdist, or whoever asked for the build). devpi authenticates requests carrying it
 as that user (``devpiserver_get_identity``), so devpi's own permission checks, and any
 read-ACL plugin's, apply to every input the build reads and to the upload of its wheel.
-A credential is good only for reading (GET/HEAD) and for uploading to the job's
-``buildfarm_upload_to``; it lives in this process's memory, expires with the job's
-timeout and is revoked when the attempt ends. It never reaches a build process, a command
-line or a log.
+A credential is good only for reading (GET/HEAD) and for one kind of write: a multipart
+``file_upload`` to the job's ``buildfarm_upload_to`` (no push, no register, no docs). It
+lives in this process's memory, expires with the job's timeout and is revoked when the
+attempt ends. It never reaches a build process, a command line or a log.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 PREFIX: Final = "devpi-buildfarm-job-"
 READ_METHODS: Final = frozenset({"GET", "HEAD"})
@@ -38,6 +38,16 @@ class Grant:
         if method in READ_METHODS:
             return True
         return method == "POST" and path.rstrip("/") == f"/{self.upload_to}"
+
+
+def is_file_upload(request: Any) -> bool:
+    """Whether a POST is the one write a job credential may make: a multipart
+    ``file_upload`` sent with basic auth (not devpi's own login token)."""
+    return bool(
+        request.content_type == "multipart/form-data"
+        and request.POST.get(":action") == "file_upload"
+        and not request.headers.get("X-Devpi-Auth")
+    )
 
 
 class JobIdentity:

@@ -9,6 +9,7 @@ from typing import Any
 from devpi_server.model import BaseStageCustomizer
 from pyramid.threadlocal import get_current_request
 
+from devpi_buildfarm.adapters.devpi_store import visibility_problem
 from devpi_buildfarm.config import COUNTERS, DEFAULTS, GAUGES, METRICS_PREFIX
 from devpi_buildfarm.core.options import option_problems
 from devpi_foundry_common import indexconfig
@@ -78,28 +79,15 @@ def _upload_to_problems(stage: Any, config: dict[str, Any]) -> list[str]:
     target = stage.xom.model.getstage(upload_to)
     if target is None:
         return []
-    wider = _readers(target) - _readers(stage)
-    if ANONYMOUS not in _readers(stage) and wider:
-        problem = (
-            f"buildfarm_upload_to on {stage.name}: {upload_to!r} is readable by "
-            f"{', '.join(sorted(wider))}, who may not read {stage.name}; built wheels "
-            "are never more visible than their sdists"
-        )
-        return [problem]
+    problem = visibility_problem(stage, target)
+    if problem is not None:
+        return [f"buildfarm_upload_to on {stage.name}: {problem}"]
     if request.has_permission("upload", target):
         return []
     who = request.authenticated_userid or "anonymous"
     problem = (f"buildfarm_upload_to on {stage.name}: {who} has no upload permission on "
                f"{upload_to!r}; ask its owner to add {who} to its acl_upload")  # fmt: skip
     return [problem]
-
-
-ANONYMOUS = ":ANONYMOUS:"
-
-
-def _readers(stage: Any) -> set[str]:
-    """Who may read packages of ``stage`` (devpi's, or a read-ACL plugin's, principals)."""
-    return {str(p) for p in stage.customizer.get_principals_for_pkg_read()}
 
 
 _WRAPPER = CustomizerWrapper(BuildfarmCustomizerMixin, BaseStageCustomizer, "Buildfarm")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_buildfarm.core import plan
@@ -62,7 +63,41 @@ def plan_release(
     target_stage = xom.model.getstage(upload_to) if upload_to != stage.name else None
     if target_stage is not None:
         wheels += [ln.basename for ln in release_files(target_stage, project, version)]
-    return base, plan.plan_builds(base, patterns, builders, wheels)
+    planned = plan.plan_builds(base, patterns, builders, wheels)
+    refusal = build_refusal(xom, base)
+    if refusal is not None:  # recorded, with the reason, instead of built
+        planned = [replace(p, job=None, skip=p.skip or refusal) for p in planned]
+    return base, planned
+
+
+ANONYMOUS: Final = ":ANONYMOUS:"
+
+
+def readers(stage: Any) -> set[str]:
+    """Who may read packages of ``stage`` (devpi's, or a read-ACL plugin's, principals)."""
+    return {str(p) for p in stage.customizer.get_principals_for_pkg_read()}
+
+
+def visibility_problem(source: Any, target: Any) -> str | None:
+    """Why wheels built from ``source``'s files may not go to ``target``: readers of the
+    target who may not read the source (a wheel is never more visible than its sdist)."""
+    wider = readers(target) - readers(source)
+    if ANONYMOUS in readers(source) or not wider:
+        return None
+    return (f"{target.name!r} is readable by {', '.join(sorted(wider))}, who may not read "
+            f"{source.name}; built wheels are never more visible than their sdists")  # fmt: skip
+
+
+def build_refusal(xom: Any, spec: JobSpec) -> str | None:
+    """Why a planned build of ``spec`` may not run at all (``None``: it may)."""
+    if spec.requested_by is None:
+        return ("the sdist was uploaded anonymously and builds run and publish as their "
+                "uploader; ask for the build with 'devpi build request'")  # fmt: skip
+    holder = xom.model.getstage("/".join(spec.sdist_path.split("/", 2)[:2]))
+    target = xom.model.getstage(spec.upload_to)
+    if holder is None or target is None:
+        return None
+    return visibility_problem(holder, target)
 
 
 def spec_for(stage: Any, project: str, version: str, link: Any, target: str = "") -> JobSpec:
@@ -84,14 +119,16 @@ def spec_for(stage: Any, project: str, version: str, link: Any, target: str = ""
     )
 
 
-def uploader_of(stage: Any, link: Any) -> str:
-    """Who stored the sdist (its newest upload or push log entry); the index owner when
-    devpi recorded nobody (imported files): builds run and publish as this identity."""
-    for entry in reversed(list(link.get_logs())):
-        who = entry.get("who")
-        if entry.get("what") in ("upload", "push") and who and who != LOG_WHO:
-            return str(who)
-    return str(stage.username)
+def uploader_of(stage: Any, link: Any) -> str | None:
+    """Who stored the sdist: the ``who`` of its newest upload or push log entry (builds run
+    and publish as this identity); ``None`` when that was anonymous (an index open to
+    anonymous uploads: nobody to build as). The index owner only when devpi recorded no
+    upload or push at all (imported files)."""
+    entries = [e for e in link.get_logs() if e.get("what") in ("upload", "push")]
+    if not entries:
+        return str(stage.username)
+    who = entries[-1].get("who")
+    return str(who) if who else None
 
 
 def sdists_of(stage: Any) -> list[tuple[str, str, Any]]:

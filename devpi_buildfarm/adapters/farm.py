@@ -48,7 +48,9 @@ class Farm:
         self.builders = load_builders(options)
         self.by_name = {b.name: b for b in self.builders}
         if options.db.startswith("sqlite:///"):
-            Path(options.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(options.db.removeprefix("sqlite:///"))
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)  # job logs of read-restricted indexes
         self.queue = SqlQueue.from_url(options.db, max_attempts=options.max_attempts)
         self.logs = JobLogs(self.queue, max_bytes=options.log_max_bytes)
         self.backends = make_backends(self.builders, options)

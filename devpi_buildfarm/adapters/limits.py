@@ -136,6 +136,8 @@ class Confinement:
                     parts.append(f"rlimits(as={limits.memory}, nproc={limits.pids})")
             if self.root:
                 stage = self._stage_dir()
+                if stage.name != f"devpi-buildfarm-mnt-{self.scope}":  # a fallback: ours alone
+                    stack.callback(shutil.rmtree, stage, ignore_errors=True)
                 drop = sandbox.Drop(uid=self.uid, gid=self.gid, stage=str(stage),
                                     cgroup_procs=cgroup.procs if cgroup else ())  # fmt: skip
                 argv = sandbox.launch_argv(inner, box, drop, bwrap=self.bwrap)

@@ -29,7 +29,7 @@ from devpi_buildfarm.core import wheels
 from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
 from devpi_buildfarm.core.ports import BuildRequest, BuildResult
 from devpi_buildfarm.errors import BuildError
-from devpi_foundry_common.archive import Archive, ArchiveError, wheel_metadata
+from devpi_foundry_common.archive import ArchiveError, wheel_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_REQUIRES: Final = ["setuptools>=40.8.0"]
+MAX_PYPROJECT: Final = 256 * 1024
 
 
 class LocalBackend:
@@ -114,16 +115,14 @@ class _Build:
             raise BuildError(str(exc), stage="deps", permanent=True) from None
 
     def build_system(self) -> dict[str, Any]:
-        """``[build-system]`` of the sdist, read as data with the bounded reader."""
-        try:
-            with (
-                self.request.sdist.open("rb") as stream,
-                Archive(stream, self.request.sdist.name) as ar,
-            ):
-                name = f"{ar.top_level()}/pyproject.toml"
-                text = ar.read(name).decode("utf-8") if name in ar.members else ""
-        except (ArchiveError, UnicodeDecodeError) as exc:
-            raise BuildError(str(exc), stage="deps", permanent=True) from None
+        """``[build-system]`` of the sdist. The sdist is opened inside a sandbox (archive
+        parsers have had memory bugs: not in devpi-server), which sends back the text of
+        ``pyproject.toml``; the worker parses that text (size-capped) as data."""
+        answer = self.drive({"mode": "inspect"}, None)
+        text = answer.meta.get("pyproject")
+        if not isinstance(text, str) or len(text) > MAX_PYPROJECT:
+            msg = f"the sdist's pyproject.toml is not text of at most {MAX_PYPROJECT} bytes"
+            raise BuildError(msg, stage="deps", permanent=True)
         try:
             system = tomllib.loads(text).get("build-system", {}) if text else {}
         except tomllib.TOMLDecodeError as exc:
@@ -155,14 +154,14 @@ class _Build:
         return wheelhouse.download(
             requirements, self.work / folder, access=self.request.access, log=self.log,
             deadline=self.deadline, cancelled=self.cancelled, cache=self.backend.cache,
-            stage=stage,
+            stage=stage, limits=self.request.limits,
         )  # fmt: skip
 
     def drive(
-        self, meta: dict[str, Any], house: Path, extra: tuple[tuple[str, Path], ...] = ()
+        self, meta: dict[str, Any], house: Path | None, extra: tuple[tuple[str, Path], ...] = ()
     ) -> Any:
         files = [(f"sdist/{self.request.sdist.name}", self.request.sdist)] if not extra else []
-        files += [*extra, *wheelhouse.wheels_in(house)]
+        files += [*extra, *(wheelhouse.wheels_in(house) if house is not None else [])]
         stage = "smoke" if meta["mode"] == "smoke" else "build"
         with self.backend.confinement.session(
             self.request, f"{self.request.job_id}-{stage}"
@@ -179,9 +178,9 @@ class _Build:
                 raise
             box.check(stage)
         if "error" in answer.meta:
-            raise BuildError(
-                str(answer.meta["error"])[:4000], stage=str(answer.meta.get("stage", stage))
-            )
+            failed = str(answer.meta.get("stage", stage))
+            raise BuildError(str(answer.meta["error"])[:4000], stage=failed,
+                             permanent=failed == "deps")  # fmt: skip
         return answer
 
     def smoke(self, wheel: Path) -> None:

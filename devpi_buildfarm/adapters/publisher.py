@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 from pyramid.response import Response
 
 from devpi_buildfarm.adapters import uploading
-from devpi_buildfarm.adapters.devpi_store import LOG_WHAT, LOG_WHO, already_published
+from devpi_buildfarm.adapters.devpi_store import (
+    LOG_WHAT,
+    LOG_WHO,
+    already_published,
+    build_refusal,
+)
 from devpi_buildfarm.adapters.wheel_check import form_fields
 
 if TYPE_CHECKING:
@@ -73,6 +78,11 @@ def tween_factory(handler: Any, registry: Any) -> Any:
         stage = xom.model.getstage(grant.upload_to)
         if job is None or stage is None:
             return handler(request)
+        refusal = build_refusal(xom, job.spec)
+        if refusal is not None:  # readers changed since the job was queued
+            body = json.dumps({"message": refusal})
+            return Response(body=body, status=403, content_type="application/json",
+                            charset="utf-8")  # fmt: skip
         done = already_published(stage, job)
         if done is not None:
             body = json.dumps({"result": {"already_published": done}})

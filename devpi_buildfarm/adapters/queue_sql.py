@@ -321,11 +321,14 @@ class SqlQueue:
         """Cancel a queued or running job (its worker notices at its next heartbeat)."""
         return self._user_event(job_id, JobEvent.CANCEL, now=now)
 
-    def retry(self, job_id: int, *, now: float) -> Job:
-        """Queue a failed or cancelled job again, with its attempts reset."""
-        return self._user_event(job_id, JobEvent.RETRY, now=now)
+    def retry(self, job_id: int, *, now: float, requested_by: str | None = None) -> Job:
+        """Queue a failed or cancelled job again, with its attempts reset; it then runs as
+        ``requested_by`` (whoever asked for the retry) when given."""
+        return self._user_event(job_id, JobEvent.RETRY, now=now, requested_by=requested_by)
 
-    def _user_event(self, job_id: int, event: JobEvent, *, now: float) -> Job:
+    def _user_event(
+        self, job_id: int, event: JobEvent, *, now: float, requested_by: str | None = None
+    ) -> Job:
         with self._begin() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
             if row is None:
@@ -336,6 +339,8 @@ class SqlQueue:
             values: dict[str, Any] = {"state": str(state), "lease_owner": None}
             if event is JobEvent.RETRY:
                 values.update(attempts=0, not_before=now, finished=None, error=None)
+                if requested_by:
+                    values["requested_by"] = requested_by
             else:
                 values.update(finished=now, lease_expires=None)
             result = conn.execute(

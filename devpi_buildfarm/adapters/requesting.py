@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from devpi_buildfarm.adapters.devpi_store import is_sdist, release_files, upload_target
+from devpi_buildfarm.adapters.devpi_store import (
+    build_refusal,
+    is_sdist,
+    release_files,
+    upload_target,
+)
 from devpi_buildfarm.core import plan
 from devpi_buildfarm.core.jobs import JobSpec
 from devpi_buildfarm.core.requests import newest_matching
@@ -47,6 +52,10 @@ def request_builds(  # noqa: PLR0913 - who asks, where, for what, and their read
                 msg = f"{item.text}: {requested_by} may not read {base.sdist} (on {holder})"
                 raise RequestError(msg)  # noqa: TRY301 - reported per requirement below
             base = replace(base, requested_by=requested_by)
+            refusal = build_refusal(farm.xom, base)
+            if refusal is not None:
+                msg = f"{item.text}: {refusal}"
+                raise RequestError(msg)  # noqa: TRY301 - reported per requirement below
         except RequestError as exc:
             row["error"] = str(exc)
         else:

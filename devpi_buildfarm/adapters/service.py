@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store
 from devpi_buildfarm.adapters.builders_file import load_builders
-from devpi_buildfarm.adapters.credentials import PREFIX, JobIdentity
+from devpi_buildfarm.adapters.credentials import PREFIX, JobIdentity, is_file_upload
 from devpi_buildfarm.adapters.devpi import metrics_for
 from devpi_buildfarm.config import ServerOptions, option_present
 from devpi_buildfarm.errors import InvalidBuildersError
@@ -142,6 +142,8 @@ def job_identity(request: Any, credentials: Any) -> JobIdentity | None:
     grant = farm.credentials.find(*credentials) if farm is not None else None
     if grant is None or not grant.allows(request.method, request.path):
         return None
+    if request.method == "POST" and not is_file_upload(request):
+        return None  # no push, no register, no doc upload: only the wheel
     return JobIdentity(grant.username)
 
 

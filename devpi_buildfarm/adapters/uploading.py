@@ -8,6 +8,7 @@ dependency for it.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import urllib.error
 import urllib.request
@@ -43,6 +44,15 @@ def _body(head: list[bytes], wheel: Path, tail: bytes) -> Iterator[bytes]:
     yield tail
 
 
+def _message(exc: urllib.error.HTTPError) -> str | None:
+    """devpi's JSON ``message`` of a refusal, if it sent one."""
+    try:
+        found = json.loads(exc.read(65536) or b"{}").get("message")
+    except (ValueError, AttributeError, OSError):
+        return None
+    return str(found)[:2000] if found else None
+
+
 def upload(  # noqa: PLR0913 - the target, the credential, the file and its form
     url: str, *, username: str, password: str, wheel: Path,
            fields: Sequence[tuple[str, str]], timeout: float = 300.0) -> str:  # fmt: skip
@@ -62,7 +72,7 @@ def upload(  # noqa: PLR0913 - the target, the credential, the file and its form
         with opener.open(request, timeout=timeout) as response:
             return str(response.read(65536).decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
-        reason = exc.reason
+        reason = _message(exc) or exc.reason
         exc.close()
         msg = f"{username} may not publish {wheel.name} to {url}: {exc.code} {reason}"
         raise BuildError(msg, stage="publish", permanent=exc.code < 500) from None  # noqa: PLR2004

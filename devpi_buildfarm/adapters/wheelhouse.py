@@ -11,6 +11,7 @@ Recently made wheelhouses are reused (same index, identity and requirements).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,12 +19,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from devpi_buildfarm.adapters import process
 from devpi_buildfarm.adapters.envcache import env_key
+from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from devpi_buildfarm.adapters.envcache import EnvCache
-    from devpi_buildfarm.core.ports import BuildLog, IndexAccess
+    from devpi_buildfarm.core.ports import BuildLimits, BuildLog, IndexAccess
 
 
 def authenticated_url(access: IndexAccess) -> str:
@@ -45,6 +47,7 @@ def download(  # noqa: PLR0913 - each argument is one aspect of the fetch
     cancelled: Callable[[], bool],
     cache: EnvCache | None,
     stage: str,
+    limits: BuildLimits,
 ) -> Path:
     """``dest`` holding the wheels of ``requirements`` (checked strings) and their
     dependencies; from the cache when a fresh identical wheelhouse exists."""
@@ -62,12 +65,20 @@ def download(  # noqa: PLR0913 - each argument is one aspect of the fetch
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "LANG": "C.UTF-8",
         }
-        argv = [sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
+        # pip reads dependency wheels' metadata into memory: a hostile wheel on the index
+        # must not grow this (root, host-side) process past the build's own memory limit
+        cap = [prlimit, f"--as={limits.memory}", "--core=0", "--"] if prlimit else []
+        argv = [*cap, sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
                 "--no-cache-dir", "--progress-bar", "off", "--dest", str(folder),
                 "--", *requirements]  # fmt: skip
         process.run(argv, stage=stage, log=log, deadline=deadline, cancelled=cancelled,
-                    env=env, cwd=str(folder))  # fmt: skip
+                    env=env, cwd=str(folder), show=argv[len(cap):])  # fmt: skip
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        if size > limits.disk:
+            msg = f"the build requirements' wheels are {size} bytes, over the disk limit"
+            raise BuildError(msg, stage=stage, permanent=True)
 
+    prlimit = shutil.which("prlimit")
     if cache is None or not requirements:
         make(dest)
         return dest

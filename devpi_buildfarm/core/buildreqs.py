@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 #: more requirements than any real build asks for: a refusal, not a resource sink
 MAX_REQUIREMENTS: Final = 200
 MAX_LENGTH: Final = 500
+#: names pip takes for a local archive file when one exists (even with --only-binary)
+ARCHIVE_SUFFIXES: Final = (".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz",
+                           ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma")  # fmt: skip
 
 
 class RequirementRefused(ValueError):  # noqa: N818 - a refusal, reported to users as such
@@ -52,6 +55,10 @@ def check_requirement(text: object, source: str) -> str:
         reason = str(exc).splitlines()[0]
         msg = f"{source}: {text!r} is not a valid requirement: {reason}"
         raise RequirementRefused(msg) from None
+    if requirement.name.lower().endswith(ARCHIVE_SUFFIXES):
+        msg = (f"{source}: {text!r} looks like an archive file pip would open; only "
+               "requirements by name are allowed")  # fmt: skip
+        raise RequirementRefused(msg)
     if requirement.url is not None:
         msg = f"{source}: {text!r} names a URL; only requirements by name are allowed"
         raise RequirementRefused(msg)

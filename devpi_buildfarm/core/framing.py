@@ -55,7 +55,7 @@ def check_file_name(name: object) -> str:
     ...
     devpi_buildfarm.core.framing.FrameError: file name '../etc/passwd' is not a plain 'dir/name'
     """
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         msg = f"file name {name!r} is not a plain 'dir/name'"
         raise FrameError(msg)
     return name
@@ -83,7 +83,7 @@ def read_header(stream: IO[bytes], *, max_bytes: int = MAX_HEADER_BYTES) -> Head
         raise FrameError(msg)
     try:
         header = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         msg = f"frame header is not JSON: {exc}"
         raise FrameError(msg) from None
     if not isinstance(header, dict) or header.get("protocol") != PROTOCOL:

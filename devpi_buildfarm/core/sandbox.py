@@ -81,7 +81,9 @@ def bwrap_argv(
     >>> " ".join(argv[argv.index("/dev/shm") + 1:argv.index("--setenv")])
     '--size 1024 --tmpfs /job --dir /job/tmp --dir /job/home --remount-ro /dev --remount-ro /'
     """
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    # --disable-userns: no user namespaces inside (a kernel attack surface builds never need)
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--clearenv"]  # fmt: skip
     links = dict(box.symlinks)
     argv += [arg for path, target in links.items() for arg in ("--symlink", target, path)]
     # /tmp first: read-only paths that live under /tmp (a venv there) are bound over it

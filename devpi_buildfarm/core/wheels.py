@@ -8,7 +8,13 @@ from email.policy import compat32
 
 from packaging.utils import canonicalize_name
 
-from devpi_foundry_common.archive import Archive, ArchiveError, Source, wheel_metadata
+from devpi_foundry_common.archive import (
+    MAX_METADATA_BYTES,
+    Archive,
+    ArchiveError,
+    Source,
+    wheel_metadata,
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -37,7 +43,7 @@ def top_level_names(data: Source, filename: str) -> list[str]:
             if n.count("/") == 1 and n.endswith(".dist-info/top_level.txt")
         ]
         if listed:
-            text = archive.read(listed[0]).decode("utf-8", "replace")
+            text = archive.read(listed[0], max_bytes=MAX_METADATA_BYTES).decode("utf-8", "replace")
             names = {line.strip().split("/")[0] for line in text.splitlines()}
         else:
             names = set()

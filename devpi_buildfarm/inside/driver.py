@@ -194,6 +194,23 @@ def repair(meta: dict[str, Any], wheel: Path) -> Path:
     return single_file(out, "repair")
 
 
+MAX_PYPROJECT: Final = 256 * 1024
+
+
+def inspect(files: dict[str, Path]) -> None:
+    """Answer with the text of the sdist's ``pyproject.toml`` (empty: it has none)."""
+    (sdist,) = [path for name, path in files.items() if name.startswith("sdist/")]
+    try:
+        with sdist.open("rb") as stream, Archive(stream, sdist.name) as archive:
+            name = f"{archive.top_level()}/pyproject.toml"
+            found = name in archive.members
+            data = archive.read(name, max_bytes=MAX_PYPROJECT) if found else b""
+        text = data.decode("utf-8")
+    except (ArchiveError, UnicodeDecodeError) as exc:
+        raise StepError("deps", f"the sdist: {exc}") from None
+    answer({"pyproject": text})
+
+
 def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     (wheel,) = [path for name, path in files.items() if name.startswith("wheel/")]
     wheelhouse = JOB / "in" / "wheelhouse"
@@ -213,6 +230,9 @@ def main() -> int:
         meta, files = receive()
         if meta.get("mode") == "smoke":
             smoke(meta, files)
+            return 0
+        if meta.get("mode") == "inspect":
+            inspect(files)
             return 0
         build(meta, files)
     except StepError as exc:

@@ -17,8 +17,9 @@ import pytest
 
 from devpi_buildfarm.core.targets import host_target
 from harness.api import DevpiApi
+from harness.buildfarm import tool_wheels
 from harness.clients import DevpiClient, twine_upload
-from harness.dists import Project, make_sdist, repack_installed
+from harness.dists import Project, make_sdist
 from harness.readacl_env import READ_RESTRICTED, readacl_env
 from harness.server import ROOT_PASSWORD, DevpiServer
 
@@ -74,9 +75,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
     server = DevpiServer(work / "serverdir", BINDIR, args=args, env=readacl_env()).start()
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
-        tools = [
-            str(repack_installed(d, work / "tools")) for d in ("setuptools", "wheel", "packaging")
-        ]
+        tools = tool_wheels(work / "tools")
         root.create_index("root/tools", bases=[])
         root.create_index("root/secret-tools", bases=[], title=f"{READ_RESTRICTED}root")
         root.create_index("root/secret", bases=[], title=f"{READ_RESTRICTED}root")
@@ -133,6 +132,49 @@ def test_wheels_of_a_read_restricted_index_never_go_where_more_may_read(farm: Fa
         alice.request("PATCH", "alice/private", ["buildfarm_upload_to=alice/private2"]).status
         == 200
     )
+
+
+def test_readers_that_change_after_the_option_was_set_still_bound_the_wheel(
+    farm: Farm, tmp_path: Path
+) -> None:
+    alice = farm.api["alice"]
+    alice.create_index("alice/later", bases=["root/tools"], buildfarm_targets=[TARGET],
+                       buildfarm_upload_to="alice/prod")  # fmt: skip
+    # both public when the option was set; then alice/later becomes read-restricted
+    alice.ok("PATCH", "alice/later", [f"title={READ_RESTRICTED}alice"])
+    farm.upload("alice", "alice/later", make_sdist(tmp_path, Project("later-demo", "1.0")))
+    (job,) = farm.jobs("alice", "alice/later", "later-demo")
+    assert job["state"] == "skipped"
+    assert (
+        "'alice/prod' is readable by :ANONYMOUS:, who may not read alice/later" in (job["reason"])
+    )
+    assert farm.wheels("alice/prod", "later-demo", "1.0") == []
+
+
+def test_an_anonymous_upload_is_not_built_as_somebody(farm: Farm, tmp_path: Path) -> None:
+    import requests
+
+    alice = farm.api["alice"]
+    alice.create_index("alice/open", bases=["root/tools"], buildfarm_targets=[TARGET],
+                       acl_upload=[":ANONYMOUS:"])  # fmt: skip
+    sdist = make_sdist(tmp_path, Project("anon-demo", "1.0"))
+    with sdist.open("rb") as stream:
+        reply = requests.post(
+            f"{farm.server.url}/alice/open/", timeout=60,
+            data={":action": "file_upload", "name": "anon-demo", "version": "1.0"},
+            files={"content": (sdist.name, stream)},
+        )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    (job,) = farm.jobs("alice", "alice/open", "anon-demo")
+    assert job["state"] == "skipped"
+    assert job["requested_by"] is None
+    assert "uploaded anonymously" in job["reason"]
+    assert farm.wheels("alice/open", "anon-demo", "1.0") == []
+    # asked for by a user, it builds as that user
+    devpi = farm.devpi("alice", "alice/open", tmp_path / "client")
+    devpi("build", "request", "anon-demo", "--wait")
+    (job,) = farm.jobs("alice", "alice/open", "anon-demo")
+    assert (job["state"], job["requested_by"]) == ("succeeded", "alice")
 
 
 def test_publish_checks_the_uploaders_permission_again(farm: Farm, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from devpi_buildfarm.config import ServerOptions
 from devpi_buildfarm.core.builders import parse_builders
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 MODULE = """\
@@ -38,7 +39,7 @@ factory.settings_keys = ("flavour",)
 
 
 @pytest.fixture
-def fancy_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fancy_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     (tmp_path / "fancy_backend.py").write_text(MODULE)
     info = tmp_path / "fancy_backend-0.1.dist-info"
     info.mkdir()

@@ -27,6 +27,9 @@ REFUSED = {
     "x y": "is not a valid requirement",
     "": "is empty",
     "a\nb": "control characters",
+    "foo.tar.gz": "looks like an archive file",
+    "evil.whl": "looks like an archive file",
+    "x.zip": "looks like an archive file",
 }
 
 
@@ -96,3 +99,11 @@ def test_bad_headers_are_refused(data: bytes) -> None:
 def test_a_short_file_is_an_error() -> None:
     with pytest.raises(FrameError, match="before its declared size"):
         copy_exactly(io.BytesIO(b"ab"), io.BytesIO(), 5, name="wheel/a.whl")
+
+
+def test_deeply_nested_or_newline_headers_are_frame_errors() -> None:
+    with pytest.raises(FrameError):
+        read_header(io.BytesIO(b"[" * 200_000 + b"\n"), max_bytes=300_000)
+    line = json.dumps({"protocol": 1, "meta": {}, "files": [["wheel/x.whl\n", 1]]}).encode()
+    with pytest.raises(FrameError, match="is not a plain"):
+        read_header(io.BytesIO(line + b"\n"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from devpi_buildfarm.adapters.credentials import PREFIX, Credentials
+from devpi_buildfarm.adapters.credentials import PREFIX, Credentials, is_file_upload
 
 
 def test_a_credential_authenticates_only_its_user() -> None:
@@ -41,3 +41,28 @@ def test_a_credential_reads_and_uploads_to_its_index_only(
 ) -> None:
     grant = Credentials().issue(job_id=1, username="bob", upload_to="bob/dev", seconds=60)
     assert grant.allows(method, path) is allowed
+
+
+class Request:
+    """What the identity hook reads of a request."""
+
+    def __init__(self, method: str, content_type: str, form: dict[str, str],
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.method, self.content_type, self.POST = method, content_type, form
+        self.headers = headers or {}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [(Request("POST", "multipart/form-data", {":action": "file_upload"}), True),
+     (Request("POST", "application/json", {}), False),  # a push
+     (Request("POST", "multipart/form-data", {":action": "submit"}), False),  # register
+     (Request("POST", "multipart/form-data", {":action": "doc_upload"}), False),
+     (Request("POST", "multipart/form-data", {":action": "file_upload"},
+              {"X-Devpi-Auth": "x"}), False)],
+    ids=["file-upload", "push", "submit", "doc-upload", "devpi-auth"],
+)  # fmt: skip
+def test_the_only_write_a_credential_makes_is_a_file_upload(
+    request_: Request, allowed: bool
+) -> None:
+    assert is_file_upload(request_) is allowed

@@ -78,8 +78,8 @@ def test_sandbox_exposes_only_what_it_lists() -> None:
     assert "DEVPISERVER_SECRETFILE" not in env
     box = Sandbox(env=env, readable=["/usr", "/opt/py"], disk=1024, memory=10)
     argv = bwrap_argv("bwrap", ["python"], box, {})
-    assert argv[:5] == ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                        "--clearenv"]  # fmt: skip
+    assert argv[:7] == ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
+                        "--die-with-parent", "--new-session", "--clearenv"]  # fmt: skip
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind-try"] == ["/usr", "/opt/py"]
     assert "--bind" not in argv  # nothing of the host is writable
     assert argv[argv.index("--tmpfs", argv.index("/dev/shm")) - 2 :][:4] == [
