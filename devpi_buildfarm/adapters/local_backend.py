@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
-import tomllib
+import threading
 from email.parser import BytesParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Any, Final
@@ -27,6 +27,7 @@ from devpi_buildfarm.adapters.session import run_driver
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core import wheels
 from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
+from devpi_buildfarm.core.buildsystem import BuildSystem, BuildSystemError, parse_build_system
 from devpi_buildfarm.core.ports import BuildRequest, BuildResult
 from devpi_buildfarm.errors import BuildError
 from devpi_foundry_common.archive import ArchiveError, wheel_metadata
@@ -39,8 +40,7 @@ if TYPE_CHECKING:
     from devpi_buildfarm.core.ports import BuildLog
 
 log = logging.getLogger(__name__)
-DEFAULT_REQUIRES: Final = ["setuptools>=40.8.0"]
-MAX_PYPROJECT: Final = 256 * 1024
+RECENT: Final = 256
 
 
 class LocalBackend:
@@ -52,6 +52,9 @@ class LocalBackend:
         self, *, allow_unisolated: bool, build_user: str = "nobody",
         cache: EnvCache | None = None, scope: str = "default",
     ) -> None:  # fmt: skip
+        #: the build requirements of each index's (and identity's) last build
+        self.recent: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
         self.confinement = Confinement(allow_unisolated=allow_unisolated, build_user=build_user,
                                        scope=scope)  # fmt: skip
         self.cache = cache
@@ -72,20 +75,28 @@ class LocalBackend:
             raise
 
     def _steps(self, job: _Build, log: BuildLog) -> BuildResult:
+        # the build requirements of the index's last build: usually the same (a fetched
+        # wheelhouse from the cache), so one sandbox session reads the sdist and builds
+        guess = list(self.recent.get(job.request.access.cache_identity, ()))
         with timed(job.timings, "deps"):
-            system = job.build_system()
-            house = job.fetch(system["requires"], "wheelhouse", "deps")
+            house = job.fetch(guess, "wheelhouse", "deps") if guess else None
         with timed(job.timings, "build"):
-            answer = job.drive({**system, "mode": "build", "extra": []}, house)
+            answer = job.drive({"mode": "build", "known": guess, "extra": []}, house)
+            known = guess
+            if "pyproject" in answer.meta:  # other requirements: check, fetch, build anew
+                known = list(job.build_system(answer.meta["pyproject"]).requires)
+                self._remember(job.request.access.cache_identity, known)
+                house = job.fetch(known, "wheelhouse2", "deps")
+                answer = job.drive({"mode": "build", "known": known, "extra": []}, house)
             if "need" in answer.meta:
                 extra = job.checked(answer.meta["need"], "get_requires_for_build_wheel")
                 log(f"deps: the build also needs {' '.join(extra)}\n".encode())
-                house = job.fetch([*system["requires"], *extra], "wheelhouse2", "deps")
-                answer = job.drive({**system, "mode": "build", "extra": extra}, house)
-                if "need" in answer.meta:
-                    msg = (f"the build backend asked for more requirements again "
-                           f"({', '.join(map(str, answer.meta['need']))}) after getting "
-                           f"{', '.join(extra)}")  # fmt: skip
+                house = job.fetch([*known, *extra], "wheelhouse3", "deps")
+                answer = job.drive({"mode": "build", "known": known, "extra": extra}, house)
+            for key in ("pyproject", "need"):
+                if key in answer.meta:
+                    msg = (f"the build asked again for what it was given ({key}): "
+                           f"{str(answer.meta[key])[:500]}")  # fmt: skip
                     raise BuildError(msg, stage="deps", permanent=True)
         if answer.file is None:
             msg = str(answer.meta.get("error") or "the build sent no wheel")
@@ -94,6 +105,13 @@ class LocalBackend:
         with timed(job.timings, "smoke"):
             job.smoke(answer.file)
         return BuildResult(wheel=answer.file, isolation=job.isolation, timings=job.timings)
+
+    def _remember(self, key: str, requires: list[str]) -> None:
+        with self._lock:  # worker threads share the backend
+            self.recent.pop(key, None)
+            self.recent[key] = tuple(requires)
+            while len(self.recent) > RECENT:
+                self.recent.pop(next(iter(self.recent)))
 
 
 class _Build:
@@ -114,36 +132,17 @@ class _Build:
         except RequirementRefused as exc:
             raise BuildError(str(exc), stage="deps", permanent=True) from None
 
-    def build_system(self) -> dict[str, Any]:
-        """``[build-system]`` of the sdist. The sdist is opened inside a sandbox (archive
-        parsers have had memory bugs: not in devpi-server), which sends back the text of
-        ``pyproject.toml``; the worker parses that text (size-capped) as data."""
-        answer = self.drive({"mode": "inspect"}, None)
-        text = answer.meta.get("pyproject")
-        if not isinstance(text, str) or len(text) > MAX_PYPROJECT:
-            msg = f"the sdist's pyproject.toml is not text of at most {MAX_PYPROJECT} bytes"
+    def build_system(self, text: object) -> BuildSystem:
+        """``[build-system]`` from the text of ``pyproject.toml`` the sandbox sent back
+        (the worker never opens the sdist: archive parsers have had memory bugs), parsed
+        here as data and its requirement strings checked."""
+        if not isinstance(text, str):
+            msg = "the sandbox sent no pyproject.toml text"
             raise BuildError(msg, stage="deps", permanent=True)
         try:
-            system = tomllib.loads(text).get("build-system", {}) if text else {}
-        except tomllib.TOMLDecodeError as exc:
-            msg = f"pyproject.toml does not parse: {exc}"
-            raise BuildError(msg, stage="deps", permanent=True) from None
-        if not isinstance(system, dict):
-            msg = "pyproject.toml: build-system is not a table"
-            raise BuildError(msg, stage="deps", permanent=True)
-        requires = system.get("requires", DEFAULT_REQUIRES)
-        backend_path = system.get("backend-path")
-        if backend_path is not None and (
-            not isinstance(backend_path, list) or not all(isinstance(p, str) for p in backend_path)
-        ):
-            msg = "pyproject.toml: backend-path must be a list of strings"
-            raise BuildError(msg, stage="deps", permanent=True)
-        return {
-            "requires": self.checked(requires, "build-system.requires"),
-            "backend": str(system.get("build-backend") or ""),
-            "backend_path": backend_path,
-            "plat": self._plat(),
-        }
+            return parse_build_system(text)
+        except (BuildSystemError, RequirementRefused) as exc:
+            raise BuildError(str(exc), stage="deps", permanent=True) from None
 
     def _plat(self) -> str:
         target = tg.parse_target(self.request.target)
@@ -160,6 +159,7 @@ class _Build:
     def drive(
         self, meta: dict[str, Any], house: Path | None, extra: tuple[tuple[str, Path], ...] = ()
     ) -> Any:
+        meta = {**meta, "plat": self._plat()}
         files = [(f"sdist/{self.request.sdist.name}", self.request.sdist)] if not extra else []
         files += [*extra, *(wheelhouse.wheels_in(house) if house is not None else [])]
         stage = "smoke" if meta["mode"] == "smoke" else "build"

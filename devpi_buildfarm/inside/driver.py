@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from pyproject_hooks import BuildBackendHookCaller
 
 from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
+from devpi_buildfarm.core.buildsystem import BuildSystemError, parse_build_system
 from devpi_buildfarm.core.framing import copy_exactly, read_header, write_frame
 from devpi_foundry_common.archive import Archive, ArchiveError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 JOB: Final = Path(os.environ.get("DEVPI_BUILDFARM_JOB", "/job"))
-LEGACY_BACKEND: Final = "setuptools.build_meta:__legacy__"
 
 
 class StepError(Exception):
@@ -145,6 +145,8 @@ def single_file(folder: Path, stage: str) -> Path:
 
 
 def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
+    """Unpack, read the build system; when the worker did not fetch its requirements yet
+    (``known``), answer with ``pyproject.toml``'s text; else build and repair."""
     (sdist,) = [path for name, path in files.items() if name.startswith("sdist/")]
     wheelhouse = JOB / "in" / "wheelhouse"
     wheelhouse.mkdir(parents=True, exist_ok=True)
@@ -155,12 +157,22 @@ def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
     except ArchiveError as exc:
         raise StepError("deps", str(exc)) from None
     source = JOB / "src" / top
+    pyproject = source / "pyproject.toml"
+    try:
+        text = pyproject.read_text("utf-8") if pyproject.is_file() else ""
+        system = parse_build_system(text)
+    except (BuildSystemError, RequirementRefused, UnicodeDecodeError) as exc:
+        raise StepError("deps", str(exc)) from None
+    known = [str(r) for r in meta.get("known", [])]
+    if not set(system.requires) <= set(known):  # the worker checks and fetches them first
+        answer({"pyproject": text})
+        return
     python = venv(JOB / "env")
-    known = [*meta["requires"], *meta["extra"]]
+    known = [*system.requires, *meta["extra"]]
     pip_install(python, wheelhouse, known, "deps")
-    hooks = BuildBackendHookCaller(str(source), meta["backend"] or LEGACY_BACKEND,
-                                   backend_path=meta.get("backend_path"), runner=_runner,
-                                   python_executable=str(python))  # fmt: skip
+    hooks = BuildBackendHookCaller(str(source), system.backend,
+                                   backend_path=list(system.backend_path or []) or None,
+                                   runner=_runner, python_executable=str(python))  # fmt: skip
     try:
         reported = check_requirements(hooks.get_requires_for_build_wheel(),
                                       "get_requires_for_build_wheel")  # fmt: skip
@@ -194,23 +206,6 @@ def repair(meta: dict[str, Any], wheel: Path) -> Path:
     return single_file(out, "repair")
 
 
-MAX_PYPROJECT: Final = 256 * 1024
-
-
-def inspect(files: dict[str, Path]) -> None:
-    """Answer with the text of the sdist's ``pyproject.toml`` (empty: it has none)."""
-    (sdist,) = [path for name, path in files.items() if name.startswith("sdist/")]
-    try:
-        with sdist.open("rb") as stream, Archive(stream, sdist.name) as archive:
-            name = f"{archive.top_level()}/pyproject.toml"
-            found = name in archive.members
-            data = archive.read(name, max_bytes=MAX_PYPROJECT) if found else b""
-        text = data.decode("utf-8")
-    except (ArchiveError, UnicodeDecodeError) as exc:
-        raise StepError("deps", f"the sdist: {exc}") from None
-    answer({"pyproject": text})
-
-
 def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     (wheel,) = [path for name, path in files.items() if name.startswith("wheel/")]
     wheelhouse = JOB / "in" / "wheelhouse"
@@ -230,9 +225,6 @@ def main() -> int:
         meta, files = receive()
         if meta.get("mode") == "smoke":
             smoke(meta, files)
-            return 0
-        if meta.get("mode") == "inspect":
-            inspect(files)
             return 0
         build(meta, files)
     except StepError as exc:
