@@ -118,13 +118,16 @@ def venv(path: Path) -> Path:
     return path / "bin" / "python"
 
 
-def pip_install(python: Path, wheelhouse: Path, args: Sequence[str], stage: str) -> None:
+def pip_install(
+    python: Path, wheelhouse: Path, args: Sequence[str], stage: str, options: Sequence[str] = ()
+) -> None:
     """pip (this interpreter's, into ``python``'s venv) from the wheelhouse only."""
     if not args:
         return
     run([sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
          "--no-index", "--find-links", str(wheelhouse), "--only-binary", ":all:",
-         "--no-cache-dir", "--disable-pip-version-check", "--", *args], stage)  # fmt: skip
+         "--no-cache-dir", "--disable-pip-version-check", *options, "--", *args],
+        stage)  # fmt: skip
 
 
 def _runner(cmd: Sequence[str], cwd: str | None = None,
@@ -211,7 +214,10 @@ def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     wheelhouse = JOB / "in" / "wheelhouse"
     wheelhouse.mkdir(parents=True, exist_ok=True)
     python = venv(JOB / "smokeenv")
-    pip_install(python, wheelhouse, [str(wheel)], "smoke")
+    # the worker fetched the wheel's whole dependency closure: install exactly that, and
+    # compile nothing (a throw-away venv that imports a few top-level modules)
+    closure = [str(wheel), *sorted(str(p) for p in wheelhouse.glob("*.whl"))]
+    pip_install(python, wheelhouse, closure, "smoke", ("--no-deps", "--no-compile"))
     names = [str(n) for n in meta.get("import", []) if str(n).isidentifier()]
     if names:
         run([str(python), "-c", "; ".join(f"import {n}" for n in names)], "smoke")
