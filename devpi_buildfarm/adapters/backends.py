@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GROUP: Final = "devpi_buildfarm.backends"
-Factory = "Callable[[Builder, ServerOptions], BuildBackend]"
 
 
 def local(builder: Builder, options: ServerOptions) -> BuildBackend:

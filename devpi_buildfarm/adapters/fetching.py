@@ -67,14 +67,3 @@ def _stream(response: object, dest: Path, max_bytes: int, url: str) -> str:
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
-
-
-def fetch(url: str, *, timeout: float = 300.0, log: Callable[[bytes], None] | None = None) -> bytes:
-    """GET ``url`` into memory (small files, tests); see :func:`fetch_to`."""
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "file"
-        fetch_to(url, path, log=log, timeout=timeout)
-        return path.read_bytes()

@@ -13,8 +13,6 @@ its (checked, fetched) dependencies and imports it. Limits: see :mod:`.limits`.
 from __future__ import annotations
 
 import logging
-import shutil
-import sys
 import threading
 from email.parser import BytesParser
 from email.policy import compat32
@@ -195,10 +193,3 @@ class _Build:
         requires = self.checked(raw.get_all("Requires-Dist") or [], "Requires-Dist")
         house = self.fetch(requires, "smokehouse", "smoke")
         self.drive({"mode": "smoke", "import": names}, house, ((f"wheel/{wheel.name}", wheel),))
-
-
-def remove(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-__all__ = ["LocalBackend", "remove", "sys"]

@@ -8,7 +8,6 @@ remote worker will get the same five calls over HTTP.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -92,11 +91,3 @@ class LocalPort:
         if done:
             self.farm.metrics.inc("jobs_failed_total")
         return done
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -36,7 +36,6 @@ from devpi_buildfarm.errors import InvalidBuildersError, InvalidTargetError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-BACKENDS: Final = ("local", "docker", "ssh")
 COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", "memory", "pids",
                       "disk", "output_bytes", "log_bytes")  # fmt: skip
 SIZE_KEYS: Final = ("memory", "disk", "output_bytes", "log_bytes")

@@ -3,6 +3,7 @@ fails at once with the URL and the status."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import re
 import threading
@@ -15,6 +16,7 @@ from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 
 class Answers(http.server.BaseHTTPRequestHandler):
@@ -43,28 +45,30 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     httpd.server_close()
 
 
-def test_uncommitted_or_gone_for_a_moment_is_waited_out(server: str) -> None:
+def test_uncommitted_or_gone_for_a_moment_is_waited_out(server: str, tmp_path: Path) -> None:
     Answers.statuses = [410, 404, 502]
     lines: list[bytes] = []
-    assert fetching.fetch(server, log=lines.append) == b"sdist bytes"
+    digest = fetching.fetch_to(server, tmp_path / "sdist", log=lines.append)
+    assert (tmp_path / "sdist").read_bytes() == b"sdist bytes"
+    assert digest == hashlib.sha256(b"sdist bytes").hexdigest()
     assert len(lines) == 3
     assert b": 410; trying again" in lines[0]
 
 
-def test_it_gives_up_after_the_last_delay(server: str) -> None:
+def test_it_gives_up_after_the_last_delay(server: str, tmp_path: Path) -> None:
     Answers.statuses = [410] * 10
     with pytest.raises(BuildError, match=r"could not fetch .*demo-1\.0\.tar\.gz: 410 Gone"):
-        fetching.fetch(server)
+        fetching.fetch_to(server, tmp_path / "sdist")
 
 
-def test_a_refusal_fails_at_once(server: str) -> None:
+def test_a_refusal_fails_at_once(server: str, tmp_path: Path) -> None:
     Answers.statuses = [403, 200]
     with pytest.raises(BuildError, match="403 Forbidden") as info:
-        fetching.fetch(server)
+        fetching.fetch_to(server, tmp_path / "sdist")
     assert info.value.stage == "fetch"
     assert Answers.statuses == [200]
 
 
-def test_nobody_listening_fails_with_the_url() -> None:
+def test_nobody_listening_fails_with_the_url(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=re.escape("could not fetch http://127.0.0.1:9/x")):
-        fetching.fetch("http://127.0.0.1:9/x", timeout=2)
+        fetching.fetch_to("http://127.0.0.1:9/x", tmp_path / "sdist", timeout=2)
