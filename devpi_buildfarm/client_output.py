@@ -80,5 +80,6 @@ def print_targets(hub: Any, result: dict[str, Any]) -> None:
     for row in result["targets"]:
         builder = row["builder"] or "NO BUILDER"
         policy = f" ({row['policy']})" if row["policy"] else ""
-        hub.line(f"  {row['target']:26}  {builder} [{row['backend'] or '-'}]{policy}")
+        runs = f"  {row['runs']}" if row.get("runs") else ""
+        hub.line(f"  {row['target']:26}  {builder} [{row['backend'] or '-'}]{policy}{runs}")
     hub.line(f"  isolation of local builds: {result['isolation']}")

@@ -153,7 +153,9 @@ def show_targets(request: Any) -> None:
         builder = builder_for(farm.builders, target)
         rows.append({"target": target, "builder": builder.name if builder else None,
                      "backend": builder.backend if builder else None,
-                     "policy": builder.policy_for(target) if builder else None})  # fmt: skip
+                     "policy": builder.policy_for(target) if builder else None,
+                     "runs": farm.backends[builder.name].status(target) if builder else None,
+                     })  # fmt: skip
     builders = [
         {"name": b.name, "backend": b.backend, "targets": list(b.targets),
          "manylinux": b.manylinux, "max_jobs": b.max_jobs}

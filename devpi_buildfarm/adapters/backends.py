@@ -1,4 +1,5 @@
-"""The registry of build backends: ``local`` built in, others from installed packages.
+"""The registry of build backends: ``local`` and ``docker`` built in, others from installed
+packages.
 
 A package adds a backend through the entry-point group ``devpi_buildfarm.backends``: the
 entry point's name is the ``backend`` key of a builders file, its object a factory
@@ -15,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from devpi_buildfarm.adapters.docker_backend import docker
 from devpi_buildfarm.adapters.envcache import EnvCache
 from devpi_buildfarm.adapters.local_backend import LocalBackend
 
@@ -46,7 +48,10 @@ def farm_scope(options: ServerOptions) -> str:
     return "farm-" + hashlib.sha256(path.encode()).hexdigest()[:12]
 
 
-BUILTIN: Final[dict[str, Callable[[Builder, ServerOptions], BuildBackend]]] = {"local": local}
+BUILTIN: Final[dict[str, Callable[[Builder, ServerOptions], BuildBackend]]] = {
+    "local": local,
+    "docker": docker,
+}
 
 
 def factories() -> dict[str, Callable[[Builder, ServerOptions], Any]]:

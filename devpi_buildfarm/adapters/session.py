@@ -47,22 +47,32 @@ class _Reader(threading.Thread):
 
     def run(self) -> None:
         try:
-            header = read_header(self.stream)
-            if len(header.files) > 1:
-                msg = f"the build sent {len(header.files)} files, at most one wheel is taken"
-                raise FrameError(msg)  # noqa: TRY301 - one handler records every refusal
-            for name, size in header.files:
-                if size > self.max_bytes:
-                    msg = f"the wheel is {size} bytes, over the output limit of {self.max_bytes}"
-                    raise FrameError(msg)  # noqa: TRY301
-                path = self.dest / name.rpartition("/")[2]
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
-                    copy_exactly(self.stream, out, size, name=name)
-                self.file = path
-            self.meta = header.meta
+            self.meta, self.file = read_answer(self.stream, self.dest, self.max_bytes)
         except (FrameError, OSError) as exc:
             self.error = str(exc)
+
+
+def read_answer(
+    stream: IO[bytes], dest: Path, max_bytes: int
+) -> tuple[dict[str, Any], Path | None]:
+    """The driver's answer frame: its header (at most 1 MiB) and at most one file of at most
+    ``max_bytes``, written into ``dest`` (never over a file or through a link there);
+    :class:`FrameError` for anything else."""
+    header = read_header(stream)
+    if len(header.files) > 1:
+        msg = f"the build sent {len(header.files)} files, at most one wheel is taken"
+        raise FrameError(msg)
+    file = None
+    for name, size in header.files:
+        if size > max_bytes:
+            msg = f"the wheel is {size} bytes, over the output limit of {max_bytes}"
+            raise FrameError(msg)
+        path = dest / name.rpartition("/")[2]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
+            copy_exactly(stream, out, size, name=name)
+        file = path
+    return header.meta, file
 
 
 def run_driver(  # noqa: PLR0913 - each argument is one aspect of a bounded run

@@ -48,9 +48,12 @@ def download(  # noqa: PLR0913 - each argument is one aspect of the fetch
     cache: EnvCache | None,
     stage: str,
     limits: BuildLimits,
+    platform: Sequence[str] | None = None,
 ) -> Path:
     """``dest`` holding the wheels of ``requirements`` (checked strings) and their
-    dependencies; from the cache when a fresh identical wheelhouse exists."""
+    dependencies; from the cache when a fresh identical wheelhouse exists. ``platform``:
+    pip's options for another target than this host's (:func:`~devpi_buildfarm.core.
+    targets.pip_platform_args`)."""
 
     def make(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,7 @@ def download(  # noqa: PLR0913 - each argument is one aspect of the fetch
         cap = [prlimit, f"--as={limits.memory}", "--core=0", "--"] if prlimit else []
         argv = [*cap, sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
                 "--no-cache-dir", "--progress-bar", "off", "--dest", str(folder),
-                "--", *requirements]  # fmt: skip
+                *(platform or ()), "--", *requirements]  # fmt: skip
         process.run(argv, stage=stage, log=log, deadline=deadline, cancelled=cancelled,
                     env=env, cwd=str(folder), show=argv[len(cap):])  # fmt: skip
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
@@ -82,7 +85,9 @@ def download(  # noqa: PLR0913 - each argument is one aspect of the fetch
     if cache is None or not requirements:
         make(dest)
         return dest
-    key = env_key(access.cache_identity, sys.executable, requirements)
+    key = env_key(
+        access.cache_identity, " ".join([sys.executable, *(platform or ())]), requirements
+    )
     if cache.provide(key, dest, make):
         log(f"{stage}: wheels for {' '.join(requirements)} from the cache\n".encode())
     return dest

@@ -2,7 +2,7 @@
 
 ```toml
 [builder.linux]
-backend = "local"
+backend = "local"                 # or "docker" (image = ..., docker_host = ...)
 targets = ["cp311-manylinux_x86_64"]
 manylinux = "manylinux_2_28"
 max_jobs = 2
@@ -17,9 +17,9 @@ log_bytes = "4m"
 Every limit has a default (:data:`DEFAULT_LIMITS`): a builder never runs unbounded.
 
 Every problem of a file is reported at once (:class:`InvalidBuildersError`). Keys that
-belong to other backends (``image``, ``docker_host`` for ``docker``; ``host``, ``port``,
-``user``, ``key_file``, ``known_hosts`` for ``ssh``) are part of the schema; a builder of a
-backend this version cannot run is reported as such.
+belong to other backends (``image``, ``docker_host``, ... for ``docker``; ``host``,
+``port``, ``user``, ``key_file``, ``known_hosts`` for ``ssh``) are part of the schema; a
+builder of a backend this server cannot run is reported as such.
 """
 
 from __future__ import annotations
@@ -41,7 +41,16 @@ COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", 
 SIZE_KEYS: Final = ("memory", "disk", "output_bytes", "log_bytes")
 BACKEND_KEYS: Final = {
     "local": (),
-    "docker": ("image", "docker_host"),
+    "docker": (
+        "image",
+        "docker_host",
+        "platform",
+        "user",
+        "cpus",
+        "tls_ca_cert",
+        "tls_client_cert",
+        "tls_client_key",
+    ),
     "ssh": ("host", "port", "user", "key_file", "known_hosts"),
 }
 DEFAULT_TIMEOUT: Final = 1800

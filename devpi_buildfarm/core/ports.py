@@ -82,6 +82,11 @@ class BuildBackend(Protocol):
         """What confines this backend's builds, as the job record shows it."""
         ...
 
+    def status(self, target: str) -> str:
+        """Whether this backend can build ``target``: ``native``, ``emulated (...)`` or
+        ``cannot run: <why>`` (shown by ``devpi build targets``)."""
+        ...
+
     def build(
         self, request: BuildRequest, workdir: Path, log: BuildLog, cancelled: Callable[[], bool]
     ) -> BuildResult:

@@ -186,3 +186,23 @@ def host_target(python: tuple[int, int], machine: str, libc: tuple[str, str]) ->
     identifier = f"cp{python[0]}{python[1]}-{family}_{machine}"
     parse_target(identifier)
     return identifier, f"{family}_{level[0]}_{level[1]}"
+
+
+def pip_platform_args(identifier: str, policy: str | None = None) -> list[str]:
+    """``pip download`` options that fetch wheels for ``identifier`` rather than for the
+    host that runs pip (another architecture, Python version or libc).
+
+    >>> args = pip_platform_args("cp312-manylinux_aarch64", "manylinux_2_28")
+    >>> args[:4]
+    ['--platform', 'manylinux_2_28_aarch64', '--platform', 'manylinux_2_27_aarch64']
+    >>> " ".join(args[-10:])
+    '--python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi none'
+    """
+    target = parse_target(identifier)
+    major, minor = target.python_version
+    abi = f"cp{major}{minor}{'t' if target.free_threaded else ''}"
+    args = [arg for tag in platform_tags(target, policy) for arg in ("--platform", tag)]
+    args += ["--python-version", f"{major}.{minor}", "--implementation", "cp", "--abi", abi]
+    if not target.free_threaded:
+        args += ["--abi", "abi3"]
+    return [*args, "--abi", "none"]

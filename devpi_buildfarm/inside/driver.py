@@ -90,21 +90,25 @@ def _reason(tail: collections.deque[bytes]) -> str:
     return ""
 
 
-def receive() -> tuple[dict[str, Any], dict[str, Path]]:
+def receive(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, Path]]:
     """The manifest and the files of the worker's frame, written under ``JOB/in``."""
-    header = read_header(sys.stdin.buffer)
+    header = read_header(stream)
     files = {}
     for name, size in header.files:
         path = JOB / "in" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("xb") as out:
-            copy_exactly(sys.stdin.buffer, out, size, name=name)
+            copy_exactly(stream, out, size, name=name)
         files[name] = path
     return header.meta, files
 
 
+#: where the answer goes: stdout (bubblewrap), or a file the worker copies out (a container)
+ANSWER: list[IO[bytes]] = []
+
+
 def answer(meta: dict[str, Any], wheel: Path | None = None) -> None:
-    out = sys.stdout.buffer
+    out = ANSWER[0] if ANSWER else sys.stdout.buffer
     if wheel is None:
         write_frame(out, meta, [])
         return
@@ -112,8 +116,16 @@ def answer(meta: dict[str, Any], wheel: Path | None = None) -> None:
         write_frame(out, meta, [(f"wheel/{wheel.name}", stream, wheel.stat().st_size)])
 
 
-def venv(path: Path) -> Path:
-    base = getattr(sys, "_base_executable", sys.executable)
+def tool(module: str) -> list[str]:
+    """How to run one of the driver's tools: from the toolbox where the worker sent one
+    (``DEVPI_BUILDFARM_TOOLS``: its ``run.py``), else from this interpreter's packages."""
+    runner = os.environ.get("DEVPI_BUILDFARM_TOOLS")
+    return [sys.executable, "-I", runner, module] if runner else [sys.executable, "-m", module]
+
+
+def venv(path: Path, python: object = None) -> Path:
+    """A fresh venv of ``python`` (the target's interpreter; default: this one's)."""
+    base = str(python) if python else getattr(sys, "_base_executable", sys.executable)
     run([base, "-m", "venv", "--without-pip", str(path)], "deps")
     return path / "bin" / "python"
 
@@ -124,7 +136,7 @@ def pip_install(
     """pip (this interpreter's, into ``python``'s venv) from the wheelhouse only."""
     if not args:
         return
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
+    run([*tool("pip"), "--python", str(python), "install", "--isolated",
          "--no-index", "--find-links", str(wheelhouse), "--only-binary", ":all:",
          "--no-cache-dir", "--disable-pip-version-check", *options, "--", *args],
         stage)  # fmt: skip
@@ -170,7 +182,7 @@ def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
     if not set(system.requires) <= set(known):  # the worker checks and fetches them first
         answer({"pyproject": text})
         return
-    python = venv(JOB / "env")
+    python = venv(JOB / "env", meta.get("python"))
     known = [*system.requires, *meta["extra"]]
     pip_install(python, wheelhouse, known, "deps")
     hooks = BuildBackendHookCaller(str(source), system.backend,
@@ -204,8 +216,12 @@ def repair(meta: dict[str, Any], wheel: Path) -> Path:
         say("repair: not a Linux platform wheel, nothing to repair")
         return wheel
     out = JOB / "repaired"
-    run([sys.executable, "-m", "auditwheel", "repair", "--plat", str(meta["plat"]),
-         "-w", str(out), str(wheel)], "repair")  # fmt: skip
+    env = dict(os.environ)
+    runner = os.environ.get("DEVPI_BUILDFARM_TOOLS")
+    if runner:  # the toolbox's patchelf first: an image's may be too old for auditwheel
+        env["PATH"] = f"{Path(runner).parent / 'bin'}:{env.get('PATH', '')}"
+    run([*tool("auditwheel"), "repair", "--plat", str(meta["plat"]),
+         "-w", str(out), str(wheel)], "repair", env=env)  # fmt: skip
     return single_file(out, "repair")
 
 
@@ -213,22 +229,56 @@ def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     (wheel,) = [path for name, path in files.items() if name.startswith("wheel/")]
     wheelhouse = JOB / "in" / "wheelhouse"
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    python = venv(JOB / "smokeenv")
+    python = venv(JOB / "smokeenv", meta.get("python"))
     # the worker fetched the wheel's whole dependency closure: install exactly that, and
     # compile nothing (a throw-away venv that imports a few top-level modules)
     closure = [str(wheel), *sorted(str(p) for p in wheelhouse.glob("*.whl"))]
     pip_install(python, wheelhouse, closure, "smoke", ("--no-deps", "--no-compile"))
-    names = [str(n) for n in meta.get("import", []) if str(n).isidentifier()]
-    if names:
-        run([str(python), "-c", "; ".join(f"import {n}" for n in names)], "smoke")
+    names = [str(n) for n in meta.get("import", [])
+             if all(part.isidentifier() for part in str(n).split("."))]  # fmt: skip
+    if names:  # each module by name: a failure names the module and its error
+        run([str(python), "-c", IMPORT_EACH, *names], "smoke")
     else:
-        say("smoke: the wheel has no importable top-level names")
+        say("smoke: the wheel has no importable packages or modules")
     answer({"ok": True})
 
 
-def main() -> int:
+#: imports each module named on the command line; the first failure names it and its error
+IMPORT_EACH: Final = (
+    "import importlib, sys\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except BaseException as exc:\n"
+    "        print(f'import {name} failed: {type(exc).__name__}: {exc}'[:500])\n"
+    "        sys.exit(1)\n"
+    "    print(f'import {name}: ok')\n"
+)
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """``--in FILE --out FILE``: the frame from a file and the answer into one (where the
+    worker copies files in and out, as with containers); else stdin and stdout."""
+    args = dict(zip(argv[::2], argv[1::2], strict=False))
+    for folder in ("tmp", "home"):
+        (JOB / folder).mkdir(parents=True, exist_ok=True)
+    if "--out" in args:
+        Path(args["--out"]).parent.mkdir(parents=True, exist_ok=True)
+        ANSWER.append(Path(args["--out"]).open("xb"))  # noqa: SIM115 - closed below
     try:
-        meta, files = receive()
+        return _serve(args)
+    finally:
+        for stream in ANSWER:
+            stream.close()
+
+
+def _serve(args: Mapping[str, str]) -> int:
+    try:
+        if "--in" in args:
+            with Path(args["--in"]).open("rb") as stream:
+                meta, files = receive(stream)
+        else:
+            meta, files = receive(sys.stdin.buffer)
         if meta.get("mode") == "smoke":
             smoke(meta, files)
             return 0
@@ -245,4 +295,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

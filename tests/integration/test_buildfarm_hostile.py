@@ -3,11 +3,13 @@ ends as a final job with a clear reason, bounded by its builder's limits, and no
 reaches the host: no marker file, no secret in the log or the wheel, no planted file, no
 connection out, no process, job directory or cgroup left, no farm traceback in the server log.
 
-One devpi-server (SQLite queue, run as root: builds run as uid 65534 in per-build cgroups)
-with a builders file of one tightly limited builder and two workers. The module fixture
-uploads all hostile sdists at once (the 60 s ``sleep`` first: one worker sits in it while
-the other builds the rest); each test then waits for its own job. A thread polls
-``GET /+api`` the whole time, so tests can check the server answered during a build.
+One devpi-server per backend (``local``: bubblewrap, run as root, builds as uid 65534 in
+per-build cgroups; ``docker``: containers of the test image as uid 65534) with a builders
+file of one tightly limited builder and two workers; the same cases and assertions for
+both. The module fixture uploads all hostile sdists at once (the 60 s ``sleep`` first:
+one worker sits in it while the other builds the rest); each test then waits for its own
+job. A thread polls ``GET /+api`` the whole time, so tests can check the server answered
+during a build.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ import pytest
 from devpi_buildfarm.adapters.backends import farm_scope
 from devpi_buildfarm.config import ServerOptions
 from devpi_buildfarm.core.targets import host_target
+from harness import docker
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, wait_for
 from harness.clients import twine_upload
 from harness.dists import Project
 from harness.hostile import CASES, make_hostile_sdist
 from harness.server import DevpiServer
+from harness.services import require
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -60,9 +64,15 @@ TRUNCATED: Final = "[devpi-buildfarm: log truncated at the build's log_bytes lim
 STAMP: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 #: answering /+api slower than this while builds run counts as unresponsive
 QUICK: Final = 3.0
-BUILDERS: Final = f"""\
+BACKENDS: Final = ("local", "docker")
+
+
+def builders_text(backend: str) -> str:
+    """One tightly limited builder of ``backend`` (docker: the test image)."""
+    image = f'\nimage = "{docker.IMAGE}"' if backend == "docker" else ""
+    return f"""\
 [builder.hostile]
-backend = "local"
+backend = "{backend}"{image}
 targets = ["{TARGET}"]
 manylinux = "{POLICY}"
 max_jobs = 2
@@ -73,6 +83,8 @@ disk = "512m"
 output_bytes = "20m"
 log_bytes = "1m"
 """
+
+
 #: upload order: the long one first, so the two workers build in parallel
 ORDER: Final = ["sleep", "big-log", "fork", "memory", *(c for c in CASES if c not in
                 ("sleep", "big-log", "fork", "memory"))]  # fmt: skip
@@ -122,6 +134,7 @@ class Hostile:
     server: DevpiServer
     api: DevpiApi
     work: Path
+    backend: str
     env_secret: str
     file_secret: str
     listener: socket.socket
@@ -174,12 +187,17 @@ def sdist_args(case: str, farm: Hostile) -> dict[str, Any]:
     return args
 
 
-@pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
-    work = tmp_path_factory.mktemp("hostile")
+@pytest.fixture(scope="module", params=BACKENDS)
+def farm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hostile]:
+    backend = str(request.param)
+    if backend == "docker":
+        require(docker.problem(), f"the Docker daemon with the image {docker.IMAGE}")
+    work = tmp_path_factory.mktemp(f"hostile-{backend}")
     (work / "markers").mkdir()
     builders = work / "builders.toml"
-    builders.write_text(BUILDERS)
+    builders.write_text(builders_text(backend))
     args = ("--buildfarm-builders", str(builders), "--buildfarm-workers", "2",
             "--buildfarm-max-attempts", "1")  # fmt: skip
     env_secret = f"env-secret-{secrets.token_hex(16)}"
@@ -199,7 +217,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         api.create_user("bob", PASSWORD)
         api = api.login("bob", PASSWORD)
         api.create_index(INDEX, bases=["root/tools"], buildfarm_targets=[TARGET])
-        hostile = Hostile(server=server, api=api, work=work, env_secret=env_secret,
+        hostile = Hostile(server=server, api=api, work=work, env_secret=env_secret, backend=backend,
                           file_secret=file_secret, listener=listener, poller=poller,
                           pythons=python_files())  # fmt: skip
         sdists = [
@@ -429,8 +447,12 @@ def test_the_build_has_no_network(farm: Hostile) -> None:
         assert f"{line}refused" in log or f"{line}unreachable" in log, log[-3000:]
     assert "CONNECTED" not in log
     # the premise of every case: builds run as the build user, in cgroups of their own
-    assert f"bubblewrap(uid={BUILD_UID}, network=none" in job["isolation"], job["isolation"]
-    assert "cgroup-v" in job["isolation"], job["isolation"]
+    if farm.backend == "docker":
+        promised = (f"user={BUILD_UID}:{BUILD_UID}, network=none", "read-only", "memory=")
+        assert all(p in job["isolation"] for p in promised), job["isolation"]
+    else:
+        assert f"bubblewrap(uid={BUILD_UID}, network=none" in job["isolation"], job["isolation"]
+        assert "cgroup-v" in job["isolation"], job["isolation"]
     readable, _, _ = select.select([farm.listener], [], [], 0.5)
     assert readable == [], "the build connected to a port listening on the host"
     with pytest.raises(BlockingIOError):
@@ -562,6 +584,13 @@ def test_nothing_is_left_once_every_build_is_done(farm: Hostile) -> None:
     assert sorted(p.name for p in farm.jobs_dir.iterdir()) == []
     assert leftover_processes(farm, (TOKEN,)) == []
     assert build_cgroups(farm) == [], "build cgroups left behind"
+    if farm.backend == "docker":
+        assert (
+            docker.leftovers(
+                farm_scope(ServerOptions.from_args(object(), str(farm.server.serverdir)))
+            )
+            == []
+        ), "containers or volumes left behind"
     assert farm.server.proc is not None
     assert farm.server.proc.poll() is None, "the server died"
     assert [case for case in ORDER if farm.marker(case).exists()] == []

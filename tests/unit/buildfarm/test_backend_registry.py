@@ -75,5 +75,7 @@ def test_an_unknown_backend_is_named_with_what_is_available(tmp_path: Path) -> N
         '[builder.f]\nbackend = "fancy"\ntargets = ["cp311-manylinux_x86_64"]\n',
         installed={"local": (), "fancy": ()},
     )
-    with pytest.raises(LookupError, match="backend 'fancy' is not installed; available: local"):
+    with pytest.raises(
+        LookupError, match="backend 'fancy' is not installed; available: docker, local"
+    ):
         backends.make_backends((builder,), options(tmp_path))

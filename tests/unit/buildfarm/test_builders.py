@@ -98,9 +98,9 @@ def test_reports_every_problem_at_once() -> None:
 
 
 def test_unavailable_backend_is_named() -> None:
-    with pytest.raises(InvalidBuildersError, match="backend 'docker' is not available"):
+    with pytest.raises(InvalidBuildersError, match="backend 'ssh' is not available"):
         parse_builders(
-            '[builder.d]\nbackend = "docker"\nimage = "x"\ntargets = ["cp311-manylinux_x86_64"]\n'
+            '[builder.d]\nbackend = "ssh"\nhost = "x"\ntargets = ["cp311-manylinux_x86_64"]\n'
         )
 
 
@@ -165,7 +165,7 @@ def test_backends_of_installed_packages_bring_their_keys() -> None:
 
 
 def test_schema_backends_not_installed_say_so() -> None:
-    text = '[builder.d]\nbackend = "docker"\ntargets = ["cp311-manylinux_x86_64"]\nimage = "x"\n'
+    text = '[builder.d]\nbackend = "ssh"\ntargets = ["cp311-manylinux_x86_64"]\nhost = "x"\n'
     with pytest.raises(InvalidBuildersError) as info:
         parse_builders(text)
-    assert "backend 'docker' is not available in this version; available: local" in str(info.value)
+    assert "backend 'ssh' is not available in this version; available: local" in str(info.value)

@@ -16,7 +16,7 @@ from devpi_buildfarm.core.sandbox import (
     bwrap_argv,
     launch_argv,
 )
-from devpi_buildfarm.core.wheels import name_and_version, top_level_names
+from devpi_buildfarm.core.wheels import import_names, name_and_version
 from devpi_foundry_common.archive import ArchiveError
 
 
@@ -42,12 +42,32 @@ def test_metadata_without_version_is_refused() -> None:
         name_and_version(data, "x-1.0-py3-none-any.whl")
 
 
-def test_top_level_from_top_level_txt() -> None:
-    data = wheel({"x-1.0.dist-info/top_level.txt": b"alpha\nbeta/sub\n\nnot-valid\n"})
-    assert top_level_names(data, "x-1.0-py3-none-any.whl") == ["alpha", "beta"]
+def test_import_names_ignore_a_stale_top_level_txt() -> None:
+    record = (b"alpha/__init__.py,sha256=x,0\n"
+              b"alpha/_core.cpython-311-x86_64-linux-gnu.so,sha256=y,1\n"
+              b"x-1.0.dist-info/top_level.txt,,\n"
+              b"x-1.0.dist-info/RECORD,,\n")  # fmt: skip
+    data = wheel({
+        "alpha/__init__.py": b"",
+        "alpha/_core.cpython-311-x86_64-linux-gnu.so": b"",
+        "x-1.0.dist-info/top_level.txt": b"alpha\ngone_long_ago\n",
+        "x-1.0.dist-info/RECORD": record,
+    })  # fmt: skip
+    assert import_names(data, "x-1.0-cp311-cp311-linux_x86_64.whl") == ["alpha", "alpha._core"]
 
 
-def test_top_level_from_members() -> None:
+def test_import_names_from_record_with_quoted_paths_and_namespaces() -> None:
+    record = (b'"ns/a,b/__init__.py",sha256=x,0\n'
+              b"ns/real/__init__.py,sha256=x,0\n"
+              b"ns/real/deep/_ext.abi3.so,sha256=x,0\n"
+              b"../../bin/evil,,\n/etc/passwd,,\n"
+              b"x-1.0.dist-info/RECORD,,\n")  # fmt: skip
+    data = wheel({"x-1.0.dist-info/RECORD": record})
+    # ns/real/deep is no package: its extension module is not importable by that path
+    assert import_names(data, "x-1.0-py3-none-any.whl") == ["ns.real"]
+
+
+def test_import_names_without_record_come_from_members() -> None:
     data = wheel({
         "pkg/__init__.py": b"",
         "pkg/_speedups.cpython-311-x86_64-linux-gnu.so": b"",
@@ -57,10 +77,12 @@ def test_top_level_from_members() -> None:
         "x-1.0.dist-info/METADATA": META,
         "x-1.0.data/scripts/tool": b"",
         "notpkg/data.txt": b"",
+        "bad-name/__init__.py": b"",
     })  # fmt: skip
-    assert top_level_names(data, "x-1.0-cp311-cp311-linux_x86_64.whl") == [
+    assert import_names(data, "x-1.0-cp311-cp311-linux_x86_64.whl") == [
         "_native",
         "pkg",
+        "pkg._speedups",
         "single",
     ]
 

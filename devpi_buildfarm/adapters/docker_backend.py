@@ -1,0 +1,184 @@
+"""The ``docker`` backend: every build session in a fresh container of the builder's image,
+on a local daemon or a remote one (``docker_host``: ``unix://``, ``tcp://`` with TLS,
+``ssh://``), through the docker SDK; the steps are those of :mod:`.driver_backend`.
+
+At start the backend removes what a killed server of this farm left on the daemon
+(containers and volumes with its label) and probes the image once: its architecture,
+whether it runs natively or under emulation (binfmt_misc on the daemon's host), its
+CPythons. A target the image cannot build is reported then (``devpi build targets``, the
+server log) and its jobs fail at once with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from devpi_buildfarm.adapters.docker_session import LABEL, ContainerSession
+from devpi_buildfarm.adapters.driver_backend import DriverBackend
+from devpi_buildfarm.adapters.envcache import EnvCache
+from devpi_buildfarm.adapters.toolbox import Toolbox
+from devpi_buildfarm.core import interpreters
+from devpi_buildfarm.core import targets as tg
+from devpi_buildfarm.core.builders import BACKEND_KEYS
+from devpi_buildfarm.errors import BuildError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from devpi_buildfarm.adapters.driver_backend import DriverJob
+    from devpi_buildfarm.adapters.session import Answer
+    from devpi_buildfarm.config import ServerOptions
+    from devpi_buildfarm.core.builders import Builder
+    from devpi_buildfarm.core.ports import BuildRequest
+
+log = logging.getLogger(__name__)
+SETTINGS: Final = BACKEND_KEYS["docker"]
+DEFAULT_USER: Final = "65534:65534"
+
+
+def settings_of(builder: Builder) -> dict[str, Any]:
+    """The builder's docker settings with defaults; ``ValueError`` for bad ones."""
+    found = {"user": DEFAULT_USER, "cpus": 1.0, **builder.settings}
+    if not isinstance(found.get("image"), str) or not found["image"]:
+        msg = f"builder {builder.name!r}: the docker backend needs 'image'"
+        raise ValueError(msg)
+    user = str(found["user"])
+    if user.split(":", maxsplit=1)[0] in ("0", "root", ""):
+        msg = f"builder {builder.name!r}: user {user!r} is root; builds must run unprivileged"
+        raise ValueError(msg)
+    cpus = found["cpus"]
+    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
+        msg = f"builder {builder.name!r}: cpus must be a positive number, not {cpus!r}"
+        raise ValueError(msg)
+    return {**found, "user": user, "cpus": float(cpus)}
+
+
+def connect(settings: dict[str, Any]) -> Any:
+    """A docker SDK client for the builder's daemon (the environment's default if unset)."""
+    try:
+        import docker
+    except ImportError as exc:
+        msg = "the docker backend needs the docker SDK: pip install 'devpi-foundry[docker]'"
+        raise LookupError(msg) from exc
+    host = settings.get("docker_host")
+    if not host:
+        return docker.from_env(timeout=120)
+    tls: Any = False
+    if settings.get("tls_ca_cert") or settings.get("tls_client_cert"):
+        cert = (settings["tls_client_cert"], settings["tls_client_key"]) if settings.get(
+            "tls_client_cert") else None  # fmt: skip
+        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=settings.get("tls_ca_cert"),
+                                   verify=bool(settings.get("tls_ca_cert")))  # fmt: skip
+    return docker.DockerClient(base_url=host, tls=tls, timeout=120,
+                               use_ssh_client=str(host).startswith("ssh://"))  # fmt: skip
+
+
+class DockerBackend(DriverBackend):
+    """Builds in containers of one image on one daemon."""
+
+    name = "docker"
+    cross_platform = True
+
+    def __init__(self, builder: Builder, *, scope: str, workdir: Path,
+                 cache: EnvCache | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.builder, self.scope, self.cache = builder, scope, cache
+        self.settings = settings_of(builder)
+        self.toolbox = Toolbox(workdir)
+        self.client: Any = None
+        self.probe: interpreters.Probe | None = None
+        self.native: tuple[str, ...] = ()
+        self.image_id = ""
+        self.trouble: str | None = "not started"
+        self._lock = threading.Lock()
+
+    @property
+    def isolation(self) -> str:
+        return "docker"
+
+    def start(self) -> None:
+        """Connect, remove this farm's leftovers, probe the image (problems are kept)."""
+        with self._lock:
+            try:
+                self.client = self.client or connect(self.settings)
+                self._remove_leftovers()
+                self.image_id = self.client.images.get(self.settings["image"]).id
+                self.native = interpreters.native_archs(self.client.info()["Architecture"])
+                self.probe = interpreters.parse_probe(self._run_probe())
+                self.trouble = None
+            except Exception as exc:  # noqa: BLE001 - kept as the reason builds cannot run
+                self.trouble = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("devpi-buildfarm: builder %r cannot build: %s",  # noqa: TRY400
+                          self.builder.name, self.trouble)  # fmt: skip
+
+    def _remove_leftovers(self) -> None:
+        label = {"label": f"{LABEL}={self.scope}"}
+        for container in self.client.containers.list(all=True, filters=label):
+            log.info("devpi-buildfarm: removing leftover container %s", container.name)
+            container.remove(force=True)
+        for volume in self.client.volumes.list(filters=label):
+            volume.remove(force=True)
+
+    def _run_probe(self) -> str:
+        output = self.client.containers.run(
+            self.settings["image"], ["sh", "-c", interpreters.PROBE_SCRIPT], remove=True,
+            user=self.settings["user"], network_mode="none", read_only=True,
+            labels={LABEL: self.scope}, platform=self.settings.get("platform"),
+            stdout=True, stderr=True,
+        )  # fmt: skip
+        return bytes(output).decode("utf-8", "replace")
+
+    def status(self, target: str) -> str:
+        """``native``, ``emulated (...)`` or ``cannot run: <why>`` for ``target``."""
+        if self.trouble is not None or self.probe is None:
+            return f"cannot run: {self.trouble}"
+        why = interpreters.problem(self.probe, tg.parse_target(target))
+        if why is not None:
+            return f"cannot run: image {self.settings['image']}: {why}"
+        if self.probe.arch in self.native:
+            return "native"
+        return f"emulated ({self.probe.arch} on {self.native[0]}, binfmt_misc)"
+
+    def prepare(self, request: BuildRequest) -> None:
+        if self.trouble is not None:  # the daemon may be back: look again
+            self.start()
+        state = self.status(request.target)
+        if state.startswith("cannot run"):
+            raise BuildError(state, stage="isolation", permanent=self.trouble is None)
+
+    def session(
+        self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]], stage: str
+    ) -> Answer:
+        assert self.probe is not None  # noqa: S101 - prepare() checked it
+        target = tg.parse_target(job.request.target)
+        tool = interpreters.tool_python(self.probe) or ""
+        python = interpreters.target_python(self.probe, target) or ""
+        limits = job.request.limits
+        job.isolation = (
+            f"docker(image={self.settings['image']}@{self.image_id}, "
+            f"{self.status(job.request.target)}, user={self.settings['user']}, network=none, "
+            f"read-only, disk={limits.disk}, memory={limits.memory}, pids={limits.pids}, "
+            f"cpus={self.settings['cpus']:g}) timeout={job.request.timeout:g}s"
+        )
+        runner = ContainerSession(self.client, self.settings, self.toolbox, self.scope,
+                                  (tool, python))  # fmt: skip
+        return runner.run(job, meta, files, stage)
+
+
+def docker(builder: Builder, options: ServerOptions) -> DockerBackend:
+    """The ``docker`` backend of one builder (its daemon is probed at once)."""
+    from devpi_buildfarm.adapters.backends import farm_scope
+
+    cache = None
+    if options.env_cache_seconds > 0:
+        cache = EnvCache(Path(options.workdir) / "wheelhouses", ttl=options.env_cache_seconds)
+    backend = DockerBackend(builder, scope=farm_scope(options), workdir=Path(options.workdir),
+                            cache=cache)  # fmt: skip
+    backend.start()
+    return backend
+
+
+docker.settings_keys = SETTINGS  # type: ignore[attr-defined]

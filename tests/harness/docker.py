@@ -1,0 +1,38 @@
+"""The Docker daemon the docker-backend tests build on, and what they look for on it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+#: the image .ci/run makes with examples/buildfarm/make-image (Debian bookworm, amd64)
+IMAGE: Final = os.environ.get("FOUNDRY_BUILDER_IMAGE", "devpi-foundry/builder:bookworm-amd64")
+LABEL: Final = "devpi-buildfarm.farm"
+
+
+def client() -> Any:
+    import docker
+
+    return docker.from_env(timeout=60)
+
+
+def problem(image: str = IMAGE) -> str | None:
+    """Why the docker tests cannot run here (``None``: they can)."""
+    try:
+        found = client()
+        found.ping()
+        found.images.get(image)
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason to report
+        hint = (
+            " (make it with examples/buildfarm/make-image)" if "image" in str(exc).lower() else ""
+        )
+        return f"{type(exc).__name__}: {exc}{hint}"
+    return None
+
+
+def leftovers(scope: str) -> list[str]:
+    """Containers and volumes on the daemon that carry this farm's label."""
+    found = client()
+    label = {"label": f"{LABEL}={scope}"}
+    names = [f"container {c.name}" for c in found.containers.list(all=True, filters=label)]
+    return names + [f"volume {v.name}" for v in found.volumes.list(filters=label)]

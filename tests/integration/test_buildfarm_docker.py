@@ -1,0 +1,139 @@
+"""devpi_buildfarm's docker backend against a real daemon: an sdist upload becomes a repaired
+manylinux wheel built, repaired and smoke-tested in containers of a local image (files in
+and out by archive copy only), which pip installs and imports; ``devpi build targets`` says
+what the image can and cannot build; containers and volumes never outlive their build, and
+those a killed server left are removed at start."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+from devpi_buildfarm.adapters.backends import farm_scope
+from devpi_buildfarm.config import ServerOptions
+from harness import docker
+from harness.api import DevpiApi
+from harness.buildfarm import seed_tools, wait_for
+from harness.clients import DevpiClient, Venv, pip_install
+from harness.dists import Project, make_sdist
+from harness.server import DevpiServer
+from harness.services import require
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BINDIR = Path(sys.executable).parent
+PASSWORD = "bob-pw"  # noqa: S105 - a throw-away test user
+TARGET: Final = "cp311-manylinux_x86_64"
+BUILDERS: Final = f"""\
+[builder.container]
+backend = "docker"
+image = "{docker.IMAGE}"
+targets = ["{TARGET}"]
+manylinux = "manylinux_2_28"
+max_jobs = 1
+timeout = 300
+memory = "2g"
+disk = "1g"
+cpus = 2
+
+[builder.nopython]
+backend = "docker"
+image = "{docker.IMAGE}"
+targets = ["cp312-manylinux_x86_64"]
+"""
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevpiServer, DevpiApi]]:
+    require(docker.problem(), f"the Docker daemon with the image {docker.IMAGE}")
+    work = tmp_path_factory.mktemp("docker-farm")
+    (work / "builders.toml").write_text(BUILDERS)
+    serverdir = work / "serverdir"
+    scope = farm_scope(ServerOptions.from_args(object(), str(serverdir)))
+    # what a killed server of this farm would have left on the daemon
+    client = docker.client()
+    stale = client.volumes.create(labels={docker.LABEL: scope})
+    client.containers.create(docker.IMAGE, ["true"], labels={docker.LABEL: scope},
+                             volumes={stale.name: {"bind": "/x", "mode": "rw"}})  # fmt: skip
+    assert len(docker.leftovers(scope)) == 2
+    args = ("--buildfarm-builders", str(work / "builders.toml"), "--buildfarm-workers", "1",
+            "--buildfarm-max-attempts", "1")  # fmt: skip
+    server = DevpiServer(serverdir, BINDIR, args=args).start()
+    try:
+        seed_tools(server, work)
+        api = DevpiApi(server.url)
+        api.create_user("bob", PASSWORD)
+        api = api.login("bob", PASSWORD)
+        api.create_index("bob/dev", bases=["root/tools"],
+                         buildfarm_targets=[TARGET, "cp312-manylinux_x86_64"])  # fmt: skip
+        yield server, api
+    finally:
+        server.stop()
+        assert docker.leftovers(scope) == []
+
+
+def scope_of(server: DevpiServer) -> str:
+    return farm_scope(ServerOptions.from_args(object(), str(server.serverdir)))
+
+
+def read_log(api: DevpiApi, job: dict[str, Any]) -> str:
+    path = f"bob/dev/+buildfarm/jobs/{job['id']}/log"
+    return api.request("GET", path, headers={"Accept": "text/plain"}).body.decode()
+
+
+def test_leftovers_of_a_killed_server_are_removed_at_start(
+    farm: tuple[DevpiServer, DevpiApi],
+) -> None:
+    server, _ = farm
+    assert docker.leftovers(scope_of(server)) == []
+
+
+def test_targets_say_what_the_image_builds(
+    farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
+) -> None:
+    server, _ = farm
+    devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
+    out = devpi("build", "targets", "--index", "bob/dev").stdout
+    rows = [line.strip() for line in out.splitlines() if line.startswith("  cp3")]
+    (native,) = [line for line in rows if line.startswith(TARGET)]
+    assert "container [docker]" in native
+    assert native.rstrip().endswith("native")
+    (missing,) = [line for line in rows if line.startswith("cp312-manylinux_x86_64")]
+    assert "cannot run: image" in missing
+    assert "it has no CPython for cp312 (found: 3.11)" in missing
+
+
+def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
+    farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
+) -> None:
+    server, api = farm
+    project = Project("docker-ext", "1.0", c_extension=True)
+    devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
+    devpi("use", "bob/dev")
+    devpi("upload", str(make_sdist(tmp_path, project)))
+    jobs = {job["target"]: job for job in wait_for(api, "bob/dev", "docker-ext", timeout=400)}
+    job, other = jobs[TARGET], jobs["cp312-manylinux_x86_64"]
+    log = read_log(api, job)
+    assert job["state"] == "succeeded", log[-3000:]
+    assert "-cp311-cp311-manylinux" in job["wheel"]
+    isolation = job["isolation"]
+    assert isolation.startswith(f"docker(image={docker.IMAGE}@sha256:"), isolation
+    for promise in ("native", "user=65534:65534", "network=none", "read-only",
+                    "memory=2147483648", "disk=1073741824", "cpus=2", "timeout=300s"):  # fmt: skip
+        assert promise in isolation
+    assert set(job["timings"]) >= {"fetch", "deps", "build", "repair", "verify", "smoke", "publish"}
+    assert "auditwheel repair --plat manylinux_2_28_x86_64" in log
+    assert "import docker_ext._speedups: ok" in log  # from RECORD, extension included
+    # the target the image cannot build failed at once, saying why
+    assert other["state"] == "failed"
+    assert "it has no CPython for cp312" in other["error"]
+    venv = Venv.create(tmp_path / "venv")
+    simple = f"{server.url}/bob/dev/+simple/"
+    pip_install(venv, tmp_path / "pip", simple, "--only-binary", ":all:", project.name)
+    code = f"print({project.module}._speedups.answer())"
+    assert venv.import_(f"{project.module}._speedups", tmp_path / "pip", code).strip() == "42"
+    assert docker.leftovers(scope_of(server)) == []
