@@ -1,5 +1,5 @@
-"""The registry of build backends: ``local`` and ``docker`` built in, others from installed
-packages.
+"""The registry of build backends: ``local``, ``docker`` and ``ssh`` built in, others from
+installed packages.
 
 A package adds a backend through the entry-point group ``devpi_buildfarm.backends``: the
 entry point's name is the ``backend`` key of a builders file, its object a factory
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from devpi_buildfarm.adapters.docker_backend import docker
 from devpi_buildfarm.adapters.envcache import EnvCache
 from devpi_buildfarm.adapters.local_backend import LocalBackend
+from devpi_buildfarm.adapters.ssh_backend import ssh
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +52,7 @@ def farm_scope(options: ServerOptions) -> str:
 BUILTIN: Final[dict[str, Callable[[Builder, ServerOptions], BuildBackend]]] = {
     "local": local,
     "docker": docker,
+    "ssh": ssh,
 }
 
 

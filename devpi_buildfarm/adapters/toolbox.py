@@ -26,14 +26,15 @@ from typing import Final
 MODULES: Final = (
     "devpi_buildfarm", "devpi_buildfarm.core", "devpi_buildfarm.core.buildreqs",
     "devpi_buildfarm.core.buildsystem", "devpi_buildfarm.core.framing",
+    "devpi_buildfarm.core.remote",
     "devpi_buildfarm.inside", "devpi_buildfarm.inside.driver",
     "devpi_foundry_common", "devpi_foundry_common.archive",
 )  # fmt: skip
 DISTRIBUTIONS: Final = ("pip", "packaging", "pyproject_hooks", "auditwheel", "pyelftools")
 LIB: Final = "lib"
 RUNNER: Final = """\
-import runpy, sys
-sys.path.insert(0, {lib!r})
+import os, runpy, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 module = sys.argv.pop(1)
 sys.argv[0] = module
 runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -76,7 +77,8 @@ def _files() -> dict[str, Path]:
 
 
 class Toolbox:
-    """The toolbox tar of this server (made once, on first use), and where it unpacks."""
+    """The toolbox tar of this server (made once, on first use), and where a container
+    gets it (``root``; anywhere works: ``run.py`` finds ``lib/`` beside itself)."""
 
     def __init__(self, workdir: Path, root: str = "/opt/devpi-buildfarm") -> None:
         self.path = workdir / "toolbox.tar"
@@ -104,7 +106,7 @@ class Toolbox:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = self.path.with_suffix(".partial")
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            _add(tar, "run.py", RUNNER.format(lib=f"{self.root}/{LIB}").encode())
+            _add(tar, "run.py", RUNNER.encode())
             for name, path in sorted(_files().items()):
                 _add(tar, name, path.read_bytes())
             for name, path in _binaries().items():

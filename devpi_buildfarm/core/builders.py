@@ -51,7 +51,7 @@ BACKEND_KEYS: Final = {
         "tls_client_cert",
         "tls_client_key",
     ),
-    "ssh": ("host", "port", "user", "key_file", "known_hosts"),
+    "ssh": ("host", "port", "user", "key_file", "known_hosts", "sandbox"),
 }
 DEFAULT_TIMEOUT: Final = 1800
 DEFAULT_PIDS: Final = 512

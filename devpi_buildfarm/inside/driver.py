@@ -27,6 +27,7 @@ from pyproject_hooks import BuildBackendHookCaller
 from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
 from devpi_buildfarm.core.buildsystem import BuildSystemError, parse_build_system
 from devpi_buildfarm.core.framing import copy_exactly, read_header, write_frame
+from devpi_buildfarm.core.remote import repair_argv
 from devpi_foundry_common.archive import Archive, ArchiveError
 
 if TYPE_CHECKING:
@@ -210,18 +211,26 @@ def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
 
 
 def repair(meta: dict[str, Any], wheel: Path) -> Path:
-    """``auditwheel repair`` of a Linux platform wheel (here, inside the sandbox)."""
+    """Repair a platform wheel (here, inside the sandbox) with the tool of the build host's
+    family (``meta["family"]``: auditwheel on Linux, delocate on macOS, delvewheel on
+    Windows); a pure wheel, or a Linux wheel without a policy, is left as it is."""
+    family = str(meta.get("family") or "linux")
     platform_tags = wheel.name.removesuffix(".whl").rsplit("-", 1)[-1].split(".")
-    if not meta.get("plat") or not any(t.startswith("linux_") for t in platform_tags):
-        say("repair: not a Linux platform wheel, nothing to repair")
+    if platform_tags == ["any"] or (
+        family == "linux"
+        and (not meta.get("plat") or not any(t.startswith("linux_") for t in platform_tags))
+    ):
+        say("repair: not a platform wheel to repair, nothing to do")
         return wheel
     out = JOB / "repaired"
+    argv = repair_argv(family, str(meta.get("plat") or "") or None, str(wheel), str(out))
+    if argv is None:
+        return wheel
     env = dict(os.environ)
     runner = os.environ.get("DEVPI_BUILDFARM_TOOLS")
     if runner:  # the toolbox's patchelf first: an image's may be too old for auditwheel
         env["PATH"] = f"{Path(runner).parent / 'bin'}:{env.get('PATH', '')}"
-    run([*tool("auditwheel"), "repair", "--plat", str(meta["plat"]),
-         "-w", str(out), str(wheel)], "repair", env=env)  # fmt: skip
+    run([*tool(argv[0]), *argv[1:]], "repair", env=env)
     return single_file(out, "repair")
 
 

@@ -36,7 +36,7 @@ import pytest
 from devpi_buildfarm.adapters.backends import farm_scope
 from devpi_buildfarm.config import ServerOptions
 from devpi_buildfarm.core.targets import host_target
-from harness import docker
+from harness import docker, sshd
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, wait_for
 from harness.clients import twine_upload
@@ -64,12 +64,17 @@ TRUNCATED: Final = "[devpi-buildfarm: log truncated at the build's log_bytes lim
 STAMP: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 #: answering /+api slower than this while builds run counts as unresponsive
 QUICK: Final = 3.0
-BACKENDS: Final = ("local", "docker")
+BACKENDS: Final = ("local", "docker", "ssh")
 
 
-def builders_text(backend: str) -> str:
-    """One tightly limited builder of ``backend`` (docker: the test image)."""
+def builders_text(backend: str, daemon: sshd.Sshd | None = None) -> str:
+    """One tightly limited builder of ``backend`` (docker: the test image; ssh: the
+    loopback sshd as its build user)."""
     image = f'\nimage = "{docker.IMAGE}"' if backend == "docker" else ""
+    if daemon is not None:
+        image = (f'\nhost = "127.0.0.1"\nport = {daemon.port}\nuser = "{sshd.USER}"\n'
+                 f'key_file = "{daemon.key_file}"\n'
+                 f'known_hosts = "{daemon.known_hosts}"')  # fmt: skip
     return f"""\
 [builder.hostile]
 backend = "{backend}"{image}
@@ -135,6 +140,8 @@ class Hostile:
     api: DevpiApi
     work: Path
     backend: str
+    #: the uid builds run as
+    uid: int
     env_secret: str
     file_secret: str
     listener: socket.socket
@@ -194,10 +201,13 @@ def farm(
     backend = str(request.param)
     if backend == "docker":
         require(docker.problem(), f"the Docker daemon with the image {docker.IMAGE}")
+    if backend == "ssh":
+        require(sshd.problem(), "an sshd with a build user")
     work = tmp_path_factory.mktemp(f"hostile-{backend}")
     (work / "markers").mkdir()
+    daemon = sshd.start(work / "sshd") if backend == "ssh" else None
     builders = work / "builders.toml"
-    builders.write_text(builders_text(backend))
+    builders.write_text(builders_text(backend, daemon))
     args = ("--buildfarm-builders", str(builders), "--buildfarm-workers", "2",
             "--buildfarm-max-attempts", "1")  # fmt: skip
     env_secret = f"env-secret-{secrets.token_hex(16)}"
@@ -217,7 +227,9 @@ def farm(
         api.create_user("bob", PASSWORD)
         api = api.login("bob", PASSWORD)
         api.create_index(INDEX, bases=["root/tools"], buildfarm_targets=[TARGET])
-        hostile = Hostile(server=server, api=api, work=work, env_secret=env_secret, backend=backend,
+        uid = sshd.build_uid() if backend == "ssh" else BUILD_UID
+        hostile = Hostile(server=server, api=api, work=work, env_secret=env_secret,
+                          backend=backend, uid=uid,
                           file_secret=file_secret, listener=listener, poller=poller,
                           pythons=python_files())  # fmt: skip
         sdists = [
@@ -232,6 +244,8 @@ def farm(
         poller.done.set()
         server.stop()
         listener.close()
+        if daemon is not None:
+            daemon.stop()
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -338,7 +352,7 @@ class Proc:
     ancestors: tuple[int, ...]
 
 
-def build_user_processes() -> list[Proc]:
+def build_user_processes(build_uid: int) -> list[Proc]:
     """Every process of the build user on this host, with its cwd and ancestry."""
     parents: dict[int, int] = {}
     users: dict[int, int] = {}
@@ -354,7 +368,7 @@ def build_user_processes() -> list[Proc]:
         users[int(entry.name)] = int(fields.get("Uid", "-1").split()[0])
     found = []
     for pid, uid in users.items():
-        if uid != BUILD_UID:
+        if uid != build_uid:
             continue
         chain, at = [], parents.get(pid, 0)
         while at > 1 and at not in chain:
@@ -379,7 +393,7 @@ def leftover_processes(farm: Hostile, marks: tuple[str, ...], *, wait: float = 1
     while True:
         server_pid = farm.server.proc.pid if farm.server.proc is not None else -1
         ours = [
-            p for p in build_user_processes()
+            p for p in build_user_processes(farm.uid)
             if server_pid in p.ancestors or any(mark in p.cwd for mark in marks)
         ]  # fmt: skip
         if not ours or time.monotonic() > deadline:
@@ -449,6 +463,9 @@ def test_the_build_has_no_network(farm: Hostile) -> None:
     # the premise of every case: builds run as the build user, in cgroups of their own
     if farm.backend == "docker":
         promised = (f"user={BUILD_UID}:{BUILD_UID}, network=none", "read-only", "memory=")
+        assert all(p in job["isolation"] for p in promised), job["isolation"]
+    elif farm.backend == "ssh":
+        promised = (f"ssh({sshd.USER}@127.0.0.1:", "bubblewrap(network=none", "rlimits(as=")
         assert all(p in job["isolation"] for p in promised), job["isolation"]
     else:
         assert f"bubblewrap(uid={BUILD_UID}, network=none" in job["isolation"], job["isolation"]
