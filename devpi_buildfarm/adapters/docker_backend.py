@@ -1,6 +1,7 @@
 """The ``docker`` backend: every build session in a fresh container of the builder's image,
 on a local daemon or a remote one (``docker_host``: ``unix://``, ``tcp://`` with TLS,
-``ssh://``), through the docker SDK; the steps are those of :mod:`.driver_backend`.
+``ssh://`` through a socket forwarded by asyncssh with the builder's pinned host key),
+through the docker SDK; the steps are those of :mod:`.driver_backend`.
 
 At start the backend removes what a killed server of this farm left on the daemon
 (containers and volumes with its label) and probes the image once: its architecture,
@@ -12,14 +13,17 @@ server log) and its jobs fail at once with the reason.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from devpi_buildfarm.adapters.docker_session import LABEL, ContainerSession
 from devpi_buildfarm.adapters.driver_backend import DriverBackend
 from devpi_buildfarm.adapters.envcache import EnvCache
-from devpi_buildfarm.adapters.toolbox import Toolbox
+from devpi_buildfarm.adapters.ssh_link import SshLink
+from devpi_buildfarm.adapters.toolbox import toolbox_for
 from devpi_buildfarm.core import interpreters
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core.builders import BACKEND_KEYS
@@ -56,8 +60,9 @@ def settings_of(builder: Builder) -> dict[str, Any]:
     return {**found, "user": user, "cpus": float(cpus)}
 
 
-def connect(settings: dict[str, Any]) -> Any:
-    """A docker SDK client for the builder's daemon (the environment's default if unset)."""
+def connect(settings: dict[str, Any], tunnel: Tunnel | None = None) -> Any:
+    """A docker SDK client for the builder's daemon (the environment's default if unset);
+    ``ssh://`` daemons through ``tunnel``."""
     try:
         import docker
     except ImportError as exc:
@@ -66,14 +71,40 @@ def connect(settings: dict[str, Any]) -> Any:
     host = settings.get("docker_host")
     if not host:
         return docker.from_env(timeout=120)
+    if tunnel is not None:
+        return docker.DockerClient(base_url=f"unix://{tunnel.open()}", timeout=120)
     tls: Any = False
     if settings.get("tls_ca_cert") or settings.get("tls_client_cert"):
         cert = (settings["tls_client_cert"], settings["tls_client_key"]) if settings.get(
             "tls_client_cert") else None  # fmt: skip
         tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=settings.get("tls_ca_cert"),
                                    verify=bool(settings.get("tls_ca_cert")))  # fmt: skip
-    return docker.DockerClient(base_url=host, tls=tls, timeout=120,
-                               use_ssh_client=str(host).startswith("ssh://"))  # fmt: skip
+    return docker.DockerClient(base_url=host, tls=tls, timeout=120)
+
+
+class Tunnel:
+    """A remote daemon's socket reached over SSH (asyncssh, strict host keys): forwarded to
+    a private local socket that the docker SDK talks to."""
+
+    def __init__(self, builder: Builder, settings: dict[str, Any]) -> None:
+        where = urlsplit(str(settings["docker_host"]))
+        missing = [k for k in ("key_file", "known_hosts") if not settings.get(k)]
+        if missing or not where.hostname or not where.username:
+            msg = (f"builder {builder.name!r}: docker_host 'ssh://user@host[:port]' needs "
+                   "a user, and the keys key_file and known_hosts")  # fmt: skip
+            raise ValueError(msg)
+        self.link = SshLink(host=where.hostname, port=where.port or 22, user=where.username,
+                            key_file=Path(str(settings["key_file"])),
+                            known_hosts=Path(str(settings["known_hosts"])))  # fmt: skip
+        self.remote = str(settings.get("docker_socket") or "/var/run/docker.sock")
+        self.local = Path(tempfile.mkdtemp(prefix="devpi-buildfarm-docker-")) / "docker.sock"
+
+    def open(self) -> str:
+        """The local socket, forwarded anew when the connection broke."""
+        if not self.link.alive():
+            self.local.unlink(missing_ok=True)
+            self.link.forward_socket(str(self.local), self.remote)
+        return str(self.local)
 
 
 class DockerBackend(DriverBackend):
@@ -87,7 +118,9 @@ class DockerBackend(DriverBackend):
         super().__init__()
         self.builder, self.scope, self.cache = builder, scope, cache
         self.settings = settings_of(builder)
-        self.toolbox = Toolbox(workdir)
+        ssh = str(self.settings.get("docker_host", "")).startswith("ssh://")
+        self.tunnel = Tunnel(builder, self.settings) if ssh else None
+        self.toolbox = toolbox_for(workdir)
         self.client: Any = None
         self.probe: interpreters.Probe | None = None
         self.native: tuple[str, ...] = ()
@@ -103,7 +136,9 @@ class DockerBackend(DriverBackend):
         """Connect, remove this farm's leftovers, probe the image (problems are kept)."""
         with self._lock:
             try:
-                self.client = self.client or connect(self.settings)
+                if self.tunnel is not None and not self.tunnel.link.alive():
+                    self.client = None  # the tunnel broke: a client for the new one
+                self.client = self.client or connect(self.settings, self.tunnel)
                 self._remove_leftovers()
                 self.image_id = self.client.images.get(self.settings["image"]).id
                 self.native = interpreters.native_archs(self.client.info()["Architecture"])
@@ -143,7 +178,8 @@ class DockerBackend(DriverBackend):
         return f"emulated ({self.probe.arch} on {self.native[0]}, binfmt_misc)"
 
     def prepare(self, request: BuildRequest) -> None:
-        if self.trouble is not None:  # the daemon may be back: look again
+        broken = self.tunnel is not None and not self.tunnel.link.alive()
+        if self.trouble is not None or broken:  # the daemon may be back: look again
             self.start()
         state = self.status(request.target)
         if state.startswith("cannot run"):

@@ -24,7 +24,7 @@ from devpi_buildfarm.adapters.driver_backend import DriverBackend
 from devpi_buildfarm.adapters.envcache import EnvCache
 from devpi_buildfarm.adapters.session import Answer, read_answer
 from devpi_buildfarm.adapters.ssh_link import SshError, SshLink
-from devpi_buildfarm.adapters.toolbox import Toolbox
+from devpi_buildfarm.adapters.toolbox import toolbox_for
 from devpi_buildfarm.core import interpreters, remote, sandbox
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core.builders import BACKEND_KEYS
@@ -74,7 +74,7 @@ class SshBackend(DriverBackend):
         super().__init__()
         self.builder, self.cache = builder, cache
         self.settings = settings_of(builder)
-        self.toolbox = Toolbox(workdir)
+        self.toolbox = toolbox_for(workdir)
         self.link = SshLink(host=str(self.settings["host"]), port=int(self.settings["port"]),
                             user=str(self.settings["user"]),
                             key_file=Path(str(self.settings["key_file"])),

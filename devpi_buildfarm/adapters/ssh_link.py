@@ -160,6 +160,19 @@ class SshLink:
         async with conn.start_sftp_client() as sftp:
             return await action(sftp)
 
+    def forward_socket(self, local: str, remote: str) -> None:
+        """Forward the local UNIX socket ``local`` to ``remote`` on the host (a Docker
+        daemon's socket there); again after the connection broke."""
+        conn = self.connection()
+
+        async def forward() -> Any:
+            return await conn.forward_local_path(local, remote)
+
+        self.call(forward(), CONNECT_TIMEOUT)
+
+    def alive(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
     def close(self) -> None:
         if self._conn is not None:
             self.loop.call_soon_threadsafe(self._conn.close)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile  # noqa: TID251 - writes the server's own files, reads none
 import threading
 from importlib import metadata
@@ -76,6 +77,16 @@ def _files() -> dict[str, Path]:
     return found
 
 
+_SHARED: dict[Path, Toolbox] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def toolbox_for(workdir: Path) -> Toolbox:
+    """The one toolbox of a farm's work directory (its backends share it)."""
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(workdir.resolve(), Toolbox(workdir))
+
+
 class Toolbox:
     """The toolbox tar of this server (made once, on first use), and where a container
     gets it (``root``; anywhere works: ``run.py`` finds ``lib/`` beside itself)."""
@@ -104,7 +115,7 @@ class Toolbox:
 
     def _make(self) -> str:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
+        partial = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
             _add(tar, "run.py", RUNNER.encode())
             for name, path in sorted(_files().items()):

@@ -50,6 +50,9 @@ BACKEND_KEYS: Final = {
         "tls_ca_cert",
         "tls_client_cert",
         "tls_client_key",
+        "key_file",
+        "known_hosts",
+        "docker_socket",
     ),
     "ssh": ("host", "port", "user", "key_file", "known_hosts", "sandbox"),
 }

@@ -20,19 +20,21 @@ from pathlib import Path
 from typing import Final
 
 USER: Final = os.environ.get("FOUNDRY_SSH_BUILD_USER", "devpi-build")
+#: a user in the group ``docker``: a remote Docker daemon reached over ssh://
+DOCKER_USER: Final = os.environ.get("FOUNDRY_SSH_DOCKER_USER", "devpi-docker")
 SSHD: Final = "/usr/sbin/sshd"
 
 
-def problem() -> str | None:
+def problem(user: str = USER) -> str | None:
     """Why an sshd with a build user cannot run here (``None``: it can)."""
     if os.geteuid() != 0:
         return "the tests do not run as root"
     if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
         return f"{SSHD} or ssh-keygen is not installed (Debian's openssh-server)"
     try:
-        pwd.getpwnam(USER)
+        pwd.getpwnam(user)
     except KeyError:
-        return f"the build user {USER!r} does not exist (useradd --create-home {USER})"
+        return f"the user {user!r} does not exist (useradd --create-home {user})"
     return None
 
 
@@ -83,8 +85,12 @@ def start(work: Path) -> Sshd:
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
         f"PidFile {work}/sshd.pid\nAuthorizedKeysFile {authorized}\nStrictModes no\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"
-        f"AllowUsers {USER}\nUsePAM no\nAllowAgentForwarding no\nAllowTcpForwarding no\n"
+        f"AllowUsers {USER} {DOCKER_USER}\nUsePAM no\nAllowAgentForwarding no\n"
+        "AllowTcpForwarding no\nAllowStreamLocalForwarding no\n"
         "X11Forwarding no\nSubsystem sftp internal-sftp\n"
+        # forwarding to a socket needs local TCP forwarding allowed too (sshd's permit-all)
+        f"Match User {DOCKER_USER}\n    AllowTcpForwarding local\n"
+        "    AllowStreamLocalForwarding local\n"
     )
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     log = work / "sshd.log"

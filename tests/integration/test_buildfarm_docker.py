@@ -1,4 +1,5 @@
-"""devpi_buildfarm's docker backend against a real daemon: an sdist upload becomes a repaired
+"""devpi_buildfarm's docker backend against a real daemon, reached on its socket and as a
+remote daemon over ssh:// (a loopback sshd, asyncssh): an sdist upload becomes a repaired
 manylinux wheel built, repaired and smoke-tested in containers of a local image (files in
 and out by archive copy only), which pip installs and imports; ``devpi build targets`` says
 what the image can and cannot build; containers and volumes never outlive their build, and
@@ -14,7 +15,7 @@ import pytest
 
 from devpi_buildfarm.adapters.backends import farm_scope
 from devpi_buildfarm.config import ServerOptions
-from harness import docker
+from harness import docker, sshd
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, wait_for
 from harness.clients import DevpiClient, Venv, pip_install
@@ -28,11 +29,11 @@ if TYPE_CHECKING:
 BINDIR = Path(sys.executable).parent
 PASSWORD = "bob-pw"  # noqa: S105 - a throw-away test user
 TARGET: Final = "cp311-manylinux_x86_64"
-BUILDERS: Final = f"""\
+BUILDERS: Final = """\
 [builder.container]
 backend = "docker"
-image = "{docker.IMAGE}"
-targets = ["{TARGET}"]
+image = "{image}"{remote}
+targets = ["{target}"]
 manylinux = "manylinux_2_28"
 max_jobs = 1
 timeout = 300
@@ -42,16 +43,28 @@ cpus = 2
 
 [builder.nopython]
 backend = "docker"
-image = "{docker.IMAGE}"
+image = "{image}"{remote}
 targets = ["cp312-manylinux_x86_64"]
 """
+DAEMONS: Final = ("local", "ssh")
 
 
-@pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevpiServer, DevpiApi]]:
+@pytest.fixture(scope="module", params=DAEMONS)
+def farm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DevpiServer, DevpiApi]]:
     require(docker.problem(), f"the Docker daemon with the image {docker.IMAGE}")
-    work = tmp_path_factory.mktemp("docker-farm")
-    (work / "builders.toml").write_text(BUILDERS)
+    work = tmp_path_factory.mktemp(f"docker-farm-{request.param}")
+    remote, daemon = "", None
+    if request.param == "ssh":  # the same daemon, reached as a remote one: ssh:// only
+        require(sshd.problem(sshd.DOCKER_USER), "an sshd with a user in the group docker")
+        daemon = sshd.start(work / "sshd")
+        remote = (f'\ndocker_host = "ssh://{sshd.DOCKER_USER}@127.0.0.1:{daemon.port}"\n'
+                  f'key_file = "{daemon.key_file}"\n'
+                  f'known_hosts = "{daemon.known_hosts}"')  # fmt: skip
+    (work / "builders.toml").write_text(
+        BUILDERS.format(image=docker.IMAGE, remote=remote, target=TARGET)
+    )
     serverdir = work / "serverdir"
     scope = farm_scope(ServerOptions.from_args(object(), str(serverdir)))
     # what a killed server of this farm would have left on the daemon
@@ -73,6 +86,10 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevpiServer
         yield server, api
     finally:
         server.stop()
+        if daemon is not None:
+            daemon.stop()
+            log = daemon.log.read_text(errors="replace")
+            assert f"Accepted publickey for {sshd.DOCKER_USER}" in log, log[-2000:]
         assert docker.leftovers(scope) == []
 
 
