@@ -53,6 +53,11 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     request.add_argument("--target", action="append", default=[], metavar="T",
                          help="target (glob) to build; default: the index's targets")  # fmt: skip
     request.add_argument("--wait", action="store_true", help="wait until the builds are done")
+    request.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build from the sdist even where a wheel already serves a target",
+    )
     request.add_argument("--json", action="store_true", help="print JSON")
     listing = command("list", "list the jobs of an index, newest first")
     listing.add_argument("--state", action="append", default=[], choices=list(JobState))
@@ -113,7 +118,8 @@ class _Commands:
         if not specs:
             self.hub.fatal("name at least one SPEC or -r FILE")
         rows = self.api.call("post", "request", {"requirements": specs,
-                                                 "targets": self.args.target})  # fmt: skip
+                                                 "targets": self.args.target,
+                                                 "rebuild": bool(self.args.rebuild)})  # fmt: skip
         failed = any(row["error"] for row in rows)
         if self.args.wait:
             ids = [job["id"] for row in rows for job in row["jobs"]]

@@ -213,8 +213,17 @@ def request_view(request: Any) -> None:
         return holder is not None and bool(request.has_permission("pkg_read", holder))
 
     rows = request_builds(_farm(request), stage, wanted, [str(p) for p in patterns],
-                          requested_by=str(who), may_read=may_read)  # fmt: skip
+                          requested_by=str(who), may_read=may_read,
+                          rebuild=_flag(body, "rebuild"))  # fmt: skip
     apireturn(200, type="buildrequest", result=rows)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean of the request body (absent: false); 400 for anything else."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        apireturn(400, message=f"{name!r} must be true or false")
+    return bool(value)
 
 
 def _json_body(request: Any) -> dict[str, Any]:

@@ -185,6 +185,11 @@ class DockerBackend(DriverBackend):
         if state.startswith("cannot run"):
             raise BuildError(state, stage="isolation", permanent=self.trouble is None)
 
+    def environment(self, job: DriverJob) -> dict[str, Any]:
+        return {"image": self.settings["image"], "image_id": self.image_id,
+                "runs": self.status(job.request.target), "daemon_arch": self.native[0]
+                if self.native else None, "user": self.settings["user"]}  # fmt: skip
+
     def session(
         self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]], stage: str
     ) -> Answer:

@@ -14,6 +14,7 @@ each backend's :meth:`DriverBackend.session`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from email.parser import BytesParser
 from email.policy import compat32
@@ -67,6 +68,11 @@ class DriverBackend:
     def prepare(self, request: BuildRequest) -> None:
         """Refuse at once what this backend cannot build (:class:`BuildError`)."""
 
+    def environment(self, job: DriverJob) -> dict[str, Any]:
+        """Where the job's sessions ran, for its build record (image, host key, ...)."""
+        del job
+        return {}
+
     def build(
         self, request: BuildRequest, workdir: Path, log: BuildLog, cancelled: Callable[[], bool]
     ) -> BuildResult:
@@ -107,9 +113,12 @@ class DriverBackend:
             msg = str(answer.meta.get("error") or "the build sent no wheel")
             raise BuildError(msg, stage=str(answer.meta.get("stage") or "build"))
         job.timings["repair"] = 0.0  # inside the build session, timed with it
+        built = answer
         with timed(job.timings, "smoke"):
-            job.smoke(answer.file)
-        return BuildResult(wheel=answer.file, isolation=job.isolation, timings=job.timings)
+            smoked = job.smoke(answer.file)
+        record = build_record(self, job, built.meta, smoked.meta)
+        return BuildResult(wheel=answer.file, isolation=job.isolation, timings=job.timings,
+                           record=record)  # fmt: skip
 
     def _remember(self, key: str, requires: list[str]) -> None:
         with self._lock:  # worker threads share the backend
@@ -129,6 +138,8 @@ class DriverJob:
         self.deadline = Deadline(request.timeout)
         self.timings: dict[str, float] = {}
         self.isolation = backend.isolation
+        #: what each session stage was sent: (name, sha256) of every file
+        self.sent: dict[str, list[tuple[str, str]]] = {}
         (workdir / "out").mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def checked(self, texts: Any, source: str) -> list[str]:
@@ -172,6 +183,7 @@ class DriverJob:
         files = [(f"sdist/{self.request.sdist.name}", self.request.sdist)] if not extra else []
         files += [*extra, *(wheelhouse.wheels_in(house) if house is not None else [])]
         stage = "smoke" if meta["mode"] == "smoke" else "build"
+        self.sent[stage] = [(name, sha256_of(path)) for name, path in files]
         answer = self.backend.session(self, meta, files, stage)
         if "error" in answer.meta:
             failed = str(answer.meta.get("stage", stage))
@@ -179,7 +191,7 @@ class DriverJob:
                              permanent=failed == "deps")  # fmt: skip
         return answer
 
-    def smoke(self, wheel: Path) -> None:
+    def smoke(self, wheel: Path) -> Any:
         """Install the wheel with its dependencies in a fresh session and import what it
         contains (its ``RECORD``: top-level packages, modules and extension modules)."""
         try:
@@ -191,4 +203,45 @@ class DriverJob:
             raise BuildError(str(exc), stage="smoke") from None
         requires = self.checked(raw.get_all("Requires-Dist") or [], "Requires-Dist")
         house = self.fetch(requires, "smokehouse", "smoke")
-        self.drive({"mode": "smoke", "import": names}, house, ((f"wheel/{wheel.name}", wheel),))
+        return self.drive({"mode": "smoke", "import": names}, house,
+                          ((f"wheel/{wheel.name}", wheel),))  # fmt: skip
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_record(
+    backend: DriverBackend, job: DriverJob, built: dict[str, Any], smoked: dict[str, Any]
+) -> dict[str, Any]:
+    """How the build ran: what the worker saw and chose (``observed``), and what the build
+    session said of itself (``reported``: the sandbox's words, bounded, never trusted)."""
+    return {
+        "observed": {
+            "backend": backend.name,
+            "environment": backend.environment(job),
+            "isolation": job.isolation,
+            "target": job.request.target,
+            "repair_plat": job.plat(),
+            "inputs": {stage: [{"name": n, "sha256": d} for n, d in files]
+                       for stage, files in job.sent.items()},
+        },
+        "reported": {
+            "tools": _strings(built.get("tools"), 20),
+            "build_commands": _strings(built.get("commands"), 50),
+            "smoke_commands": _strings(smoked.get("commands"), 50),
+        },
+    }  # fmt: skip
+
+
+def _strings(value: object, most: int) -> Any:
+    """A bounded copy of strings the sandbox sent (a list, or a mapping of strings)."""
+    if isinstance(value, dict):
+        return {str(k)[:100]: str(v)[:200] for k, v in list(value.items())[:most]}
+    if isinstance(value, list):
+        return [str(item)[:1000] for item in value[:most]]
+    return None

@@ -49,6 +49,11 @@ class LocalBackend(DriverBackend):
         del request
         self.confinement.refuse_unless_possible()
 
+    def environment(self, job: DriverJob) -> dict[str, Any]:
+        del job
+        return {"host": "this server's", "sandbox": self.confinement.kind,
+                "uid": self.confinement.uid}  # fmt: skip
+
     def session(
         self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]], stage: str
     ) -> Answer:

@@ -11,6 +11,9 @@ target), jobs have a ``requested_by`` column (``NULL`` for the old ones), ``isol
 their sequence and the logs' foreign key stay as they are). SQLite cannot drop a table's
 unique constraint, so both tables are rebuilt: renamed aside, created anew, copied with
 their ids (the logs' foreign key then points at the new jobs table), dropped.
+
+Version 2 -> 3: jobs have a ``record`` column (``NULL`` for the old ones): the build record
+of a succeeded job.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def ensure_schema(engine: sa.Engine) -> None:
             raise BuildfarmError(msg)
         if version == 1:
             _v1_to_v2(conn)
+        if version < 3:  # noqa: PLR2004 - the version that added the build record
+            _add_record(conn)
         if version != schema.SCHEMA_VERSION:
             conn.execute(
                 meta.update().where(meta.c.key == "schema").values(value=str(schema.SCHEMA_VERSION))
@@ -60,6 +65,14 @@ def ensure_schema(engine: sa.Engine) -> None:
         for table in (schema.jobs, schema.logs):  # indexes added after a database was created
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
+
+
+def _add_record(conn: sa.Connection) -> None:
+    """The ``record`` column, where a version 2 table (or a rebuilt version 1) lacks it."""
+    names = {c["name"] for c in sa.inspect(conn).get_columns(schema.jobs.name)}
+    if "record" not in names:
+        column = sa.schema.CreateColumn(schema.jobs.c.record).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {schema.jobs.name} ADD COLUMN {column}")
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -105,7 +118,7 @@ def _v1_to_v2_rebuilt(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {logs.name} RENAME TO {old_logs}")
     conn.exec_driver_sql(f"ALTER TABLE {jobs.name} RENAME TO {old_jobs}")
     schema.metadata.create_all(conn, tables=[jobs, logs])
-    _copy(conn, old_jobs, jobs, skip={"requested_by"})
+    _copy(conn, old_jobs, jobs, skip={"requested_by", "record"})
     _copy(conn, old_logs, logs, where=sa.column("job_id").in_(sa.select(jobs.c.id)))
     conn.exec_driver_sql(f"DROP TABLE {old_logs}")  # nothing refers to it
     conn.exec_driver_sql(f"DROP TABLE {old_jobs}")  # nothing refers to it any more

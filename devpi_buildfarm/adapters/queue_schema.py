@@ -15,7 +15,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 SPEC_COLUMNS: Final = (
     "project",
     "version",
@@ -73,6 +73,8 @@ jobs = sa.Table(
     sa.Column("wheel_sha256", sa.String(64)),
     sa.Column("isolation", sa.Text),
     sa.Column("timings", sa.Text),
+    #: how a succeeded build ran (JSON: backend, environment, tools, commands, digests)
+    sa.Column("record", sa.Text),
     # a job belongs to the index that asked for it: two indexes building one sdist for one
     # target have a job each (and cannot cancel or retry each other's)
     sa.UniqueConstraint(

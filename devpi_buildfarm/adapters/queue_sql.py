@@ -59,6 +59,7 @@ def _job(row: Any) -> Job:
         wheel_sha256=m["wheel_sha256"],
         isolation=m["isolation"],
         timings=json.loads(m["timings"] or "{}"),
+        record=json.loads(m["record"] or "{}"),
     )
 
 
@@ -202,6 +203,7 @@ class SqlQueue:
             "wheel_sha256": outcome.wheel_sha256,
             "timings": json.dumps(outcome.timings),
             "isolation": outcome.isolation,
+            "record": json.dumps(outcome.record, sort_keys=True),
         }
         return self._finish(job_id, owner, JobEvent.SUCCEED, now=now, values=values)
 

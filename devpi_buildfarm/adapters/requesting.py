@@ -35,12 +35,14 @@ class RequestError(ValueError):
 
 def request_builds(  # noqa: PLR0913 - who asks, where, for what, and their read check
     farm: Farm, stage: Any, wanted: list[Wanted], patterns: list[str], *,
-    requested_by: str, may_read: Callable[[str], bool],
+    requested_by: str, may_read: Callable[[str], bool], rebuild: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """One result row per requirement: the jobs it has (new, existing, skipped) or an error.
 
     ``may_read(index)`` says whether ``requested_by`` may read files of that index: a
     build never reads (and so never publishes) what its identity may not download.
+    ``rebuild``: build from the sdist even for targets a wheel of the release already
+    serves (wheels built here, from source, instead of the upstream's binaries).
     """
     rows = []
     for item in wanted:
@@ -60,7 +62,7 @@ def request_builds(  # noqa: PLR0913 - who asks, where, for what, and their read
             row["error"] = str(exc)
         else:
             row.update(version=base.version, sdist=base.sdist, error=None)
-            row["jobs"] = _queue(farm, base, patterns, wheels)
+            row["jobs"] = _queue(farm, base, patterns, [] if rebuild else wheels)
         rows.append(row)
     return rows
 

@@ -123,6 +123,13 @@ class SshBackend(DriverBackend):
         if state.startswith("cannot run"):
             raise BuildError(state, stage="isolation", permanent=self.trouble is None)
 
+    def environment(self, job: DriverJob) -> dict[str, Any]:
+        del job
+        return {"host": self.settings["host"], "port": self.settings["port"],
+                "user": self.settings["user"], "host_key": self.link.fingerprint,
+                "arch": self.probe.arch if self.probe else None,
+                "sandbox": self.settings["sandbox"]}  # fmt: skip
+
     def session(
         self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]], stage: str
     ) -> Answer:

@@ -171,5 +171,7 @@ class Worker:
             name, stored = self.port.publish(lease, result.wheel)
         if not stored:
             sink(f"devpi-buildfarm: {name} of this job is already published\n".encode())
+        record = {**result.record, "sdist": {"name": spec.sdist, "sha256": spec.sdist_sha256},
+                  "wheel": {"name": name, "sha256": sha256}, "timings": dict(timings)}  # fmt: skip
         return Outcome(wheel=name, wheel_sha256=sha256, isolation=result.isolation,
-                       timings=timings)  # fmt: skip
+                       timings=timings, record=record)  # fmt: skip

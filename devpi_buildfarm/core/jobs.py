@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from devpi_buildfarm.errors import JobTransitionError
 
@@ -119,6 +119,9 @@ class Outcome:
     wheel_sha256: str
     isolation: str
     timings: dict[str, float] = field(default_factory=dict)
+    #: how the build ran: backend, environment, tool versions, commands, input and output
+    #: digests (what provenance will sign)
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -143,6 +146,7 @@ class Job:
     wheel_sha256: str | None = None
     isolation: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         """The job as ``GET +buildfarm/jobs/<id>`` shows it."""
@@ -170,4 +174,5 @@ class Job:
             "wheel_sha256": self.wheel_sha256,
             "isolation": self.isolation,
             "timings": dict(self.timings),
+            "record": dict(self.record),
         }

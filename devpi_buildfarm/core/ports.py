@@ -12,7 +12,7 @@ workers; the worker never holds a keyfs transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -65,6 +65,8 @@ class BuildResult:
     wheel: Path
     isolation: str
     timings: dict[str, float] = field(default_factory=dict)
+    #: how the build ran (see :attr:`devpi_buildfarm.core.jobs.Outcome.record`)
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 class BuildLog(Protocol):

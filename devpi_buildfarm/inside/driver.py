@@ -14,11 +14,13 @@ stdout. The worker trusts nothing it says: the answer is data, checked on the ho
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import stat
 import subprocess
 import sys
 import threading
+from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -53,6 +55,8 @@ def run(
     argv: Sequence[str], stage: str, *, cwd: Path = JOB, env: Mapping[str, str] | None = None
 ) -> None:
     """A command with its output into the log; package code never sees our stdout."""
+    if len(COMMANDS) < MAX_COMMANDS:  # for the build record (the log has them all)
+        COMMANDS.append(" ".join(argv)[:1000])
     sys.stderr.write("+ " + " ".join(argv) + "\n")
     sys.stderr.flush()
     last: collections.deque[bytes] = collections.deque(maxlen=3)
@@ -115,6 +119,27 @@ def answer(meta: dict[str, Any], wheel: Path | None = None) -> None:
         return
     with wheel.open("rb") as stream:
         write_frame(out, meta, [(f"wheel/{wheel.name}", stream, wheel.stat().st_size)])
+
+
+#: the commands this session ran, for the build record
+COMMANDS: list[str] = []
+MAX_COMMANDS: Final = 50
+
+
+def tool_versions(python: Path) -> dict[str, str]:
+    """Versions of what built the wheel: the target's CPython (its venv's ``pyvenv.cfg``),
+    the driver's, and the tools it ran (as data: nothing of the build is imported)."""
+    found = {"driver-python": sys.version.split()[0]}
+    config = python.parent.parent / "pyvenv.cfg"
+    with contextlib.suppress(OSError):
+        for line in config.read_text("utf-8", "replace").splitlines()[:50]:
+            key, _, value = line.partition("=")
+            if key.strip() in ("version", "version_info"):
+                found["python"] = value.strip()[:40]
+    for name in ("pip", "auditwheel", "pyproject_hooks", "packaging"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
 
 
 def tool(module: str) -> list[str]:
@@ -207,7 +232,8 @@ def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
     if wheel.name != name:
         raise StepError("build", f"the build backend reported {name!r}, wrote {wheel.name!r}")
     final = repair(meta, wheel)
-    answer({"wheel": final.name, "repaired": final != wheel}, final)
+    answer({"wheel": final.name, "repaired": final != wheel, "commands": COMMANDS,
+            "tools": tool_versions(python)}, final)  # fmt: skip
 
 
 def repair(meta: dict[str, Any], wheel: Path) -> Path:
@@ -249,7 +275,7 @@ def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
         run([str(python), "-c", IMPORT_EACH, *names], "smoke")
     else:
         say("smoke: the wheel has no importable packages or modules")
-    answer({"ok": True})
+    answer({"ok": True, "commands": COMMANDS})
 
 
 #: imports each module named on the command line; the first failure names it and its error

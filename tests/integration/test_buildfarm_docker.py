@@ -145,6 +145,19 @@ def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
     assert set(job["timings"]) >= {"fetch", "deps", "build", "repair", "verify", "smoke", "publish"}
     assert "auditwheel repair --plat manylinux_2_28_x86_64" in log
     assert "import docker_ext._speedups: ok" in log  # from RECORD, extension included
+    record = job["record"]  # how it ran, for provenance
+    observed, reported = record["observed"], record["reported"]
+    assert observed["backend"] == "docker"
+    assert observed["environment"]["image_id"].startswith("sha256:")
+    assert observed["environment"]["runs"] == "native"
+    assert record["sdist"] == {"name": job["sdist"], "sha256": job["sdist_sha256"]}
+    assert record["wheel"] == {"name": job["wheel"], "sha256": job["wheel_sha256"]}
+    sent = {item["name"].split("/")[0] for item in observed["inputs"]["build"]}
+    assert sent == {"sdist", "wheelhouse"}
+    assert all(len(item["sha256"]) == 64 for item in observed["inputs"]["build"])
+    assert reported["tools"]["python"].startswith("3.11")
+    assert reported["tools"]["auditwheel"]
+    assert any("auditwheel repair" in c for c in reported["build_commands"])
     # the target the image cannot build failed at once, saying why
     assert other["state"] == "failed"
     assert "it has no CPython for cp312" in other["error"]

@@ -17,7 +17,7 @@ from harness import postgres
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, wait_for
 from harness.clients import DevpiClient, Venv, pip_install, twine_upload
-from harness.dists import Project, make_sdist
+from harness.dists import Project, make_sdist, make_wheel
 from harness.server import ROOT_PASSWORD, DevpiServer
 from harness.services import require
 
@@ -132,12 +132,44 @@ def test_sdist_upload_leads_to_an_installable_manylinux_wheel(
     assert job["target"] == TARGET
     assert "manylinux" in job["wheel"]
     assert set(job["timings"]) >= {"fetch", "deps", "build", "repair", "verify", "smoke", "publish"}
+    record = job["record"]
+    assert record["observed"]["backend"] == "local"
+    assert record["wheel"] == {"name": job["wheel"], "sha256": job["wheel_sha256"]}
+    assert record["timings"] == job["timings"]
     assert_installs(server, "bob/dev", project, tmp_path)
     links = api.ok("GET", "bob/dev/ext-demo/1.0")["+links"]
     (wheel_link,) = [link for link in links if link["href"].endswith(".whl")]
     assert any(entry.get("job") == job["id"] for entry in wheel_link["log"])
     # the same sdist again (another index, same sha256) queues nothing new
     assert api.ok("GET", "bob/dev/+buildfarm/jobs?project=ext-demo") == [job]
+
+
+def test_rebuild_builds_from_source_where_a_wheel_already_serves(
+    farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
+) -> None:
+    server, api = farm
+    project = Project("ext-rebuild", "1.0", c_extension=True)
+    pure = make_wheel(tmp_path / "pure", Project("ext-rebuild", "1.0"))  # serves every target
+    devpi = bob(server, tmp_path / "client", "bob/dev")
+    devpi("upload", str(pure))  # first: the sdist's upload plans its builds
+    devpi("upload", str(make_sdist(tmp_path, project)))
+    (skipped,) = wait_for(api, "bob/dev", "ext-rebuild")
+    assert skipped["state"] == "skipped"
+    assert "already serves" in skipped["reason"]
+    plain = devpi("build", "request", "ext-rebuild")  # nothing to do: still skipped
+    assert "skipped" in plain.stdout
+    bad = api.request("POST", "bob/dev/+buildfarm/request",
+                      {"requirements": ["ext-rebuild"], "rebuild": "yes"})  # fmt: skip
+    assert bad.status == 400
+    assert "'rebuild' must be true or false" in bad.body.decode()
+    done = devpi("build", "request", "ext-rebuild", "--rebuild", "--wait")
+    assert "succeeded" in done.stdout, done.stdout
+    (job,) = wait_for(api, "bob/dev", "ext-rebuild")
+    assert job["id"] == skipped["id"]  # the same job, queued again
+    assert "manylinux" in job["wheel"]
+    assert sorted(wheels_of(api, "bob/dev", "ext-rebuild", "1.0")) == sorted(
+        [pure.name, job["wheel"]]
+    )
 
 
 def test_cli_request_list_show_and_errors(

@@ -119,6 +119,9 @@ def test_sdist_upload_builds_on_the_remote_host(
         assert promise in isolation, isolation
     assert "auditwheel repair --plat manylinux_2_28" in log
     assert "import ssh_ext._speedups: ok" in log
+    environment = job["record"]["observed"]["environment"]
+    assert environment["host_key"].startswith("SHA256:")
+    assert (environment["user"], environment["sandbox"]) == (sshd.USER, "bubblewrap")
     assert changed["state"] == "failed"
     assert "unknown or changed" in changed["error"], changed
     venv = Venv.create(tmp_path / "venv")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from devpi_buildfarm.adapters import queue_schema
 from devpi_buildfarm.adapters.joblog import JobLogs
 from devpi_buildfarm.adapters.queue_sql import SqlQueue
-from devpi_buildfarm.core.jobs import JobState
+from devpi_buildfarm.core.jobs import JobState, Outcome
 from devpi_buildfarm.errors import BuildfarmError
 from harness import postgres
 from harness.services import require
@@ -150,16 +150,17 @@ def _assert_migrated(queue: SqlQueue, spec: Spec) -> None:
     }
     with queue.engine.connect() as conn:
         meta = queue_schema.meta
-        assert conn.execute(sa.select(meta.c.value)).scalars().all() == ["2"]
+        assert conn.execute(sa.select(meta.c.value)).scalars().all() == ["3"]
     jobs = queue.list_jobs()
     assert [(j.id, j.state, j.spec.project, j.spec.requested_by) for j in jobs] == [
         (3, JobState.SKIPPED, "p3", None),
         (1, JobState.SUCCEEDED, "p1", None),
     ]
-    assert (jobs[1].wheel, jobs[1].isolation, jobs[1].timings) == (
+    assert (jobs[1].wheel, jobs[1].isolation, jobs[1].timings, jobs[1].record) == (
         "p1.whl",
         "bubblewrap",
         {"build": 1.5},
+        {},  # jobs from before build records have none
     )
     logs = JobLogs(queue)
     assert (logs.read(1), logs.read(3)) == (b"hello world\n", b"skipped\n")
@@ -218,6 +219,29 @@ def test_servers_starting_together_migrate_once(empty_url: str, spec: Spec) -> N
 
 
 def test_a_newer_schema_is_refused(empty_url: str, spec: Spec) -> None:
-    _version_1(empty_url, spec, version="3")
-    with pytest.raises(BuildfarmError, match="buildfarm_meta schema '3': newer than"):
+    _version_1(empty_url, spec, version="4")
+    with pytest.raises(BuildfarmError, match="buildfarm_meta schema '4': newer than"):
         SqlQueue.from_url(empty_url)
+
+
+def test_version_2_gains_the_build_record(empty_url: str, spec: Spec) -> None:
+    queue = SqlQueue.from_url(empty_url)
+    job_id, _ = queue.enqueue(spec(1), now=1)
+    queue.engine.dispose()
+    engine = queue_schema.make_engine(empty_url)
+    with engine.begin() as conn:  # what a version 2 database looks like
+        conn.exec_driver_sql("ALTER TABLE buildfarm_jobs DROP COLUMN record")
+        conn.execute(queue_schema.meta.update().values(value="2"))
+    engine.dispose()
+    queue = SqlQueue.from_url(empty_url)
+    columns = {c["name"] for c in sa.inspect(queue.engine).get_columns("buildfarm_jobs")}
+    assert "record" in columns
+    (job,) = queue.list_jobs()
+    assert (job.id, job.record) == (job_id, {})
+    lease = queue.lease("w", {"local": 1}, now=2, seconds=60)
+    assert lease is not None
+    outcome = Outcome(wheel="p1.whl", wheel_sha256="c" * 64, isolation="x",
+                      record={"observed": {"backend": "local"}})  # fmt: skip
+    assert queue.succeed(job_id, "w", now=3, outcome=outcome)
+    assert queue.list_jobs()[0].record == {"observed": {"backend": "local"}}
+    queue.engine.dispose()
