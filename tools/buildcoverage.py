@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -48,13 +49,20 @@ def main() -> int:
     parser.add_argument("--image", default="devpi-foundry/builder:bookworm-amd64")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for all builds")
+    parser.add_argument(
+        "--manylinux",
+        default="manylinux_2_36",
+        help="the builder's policy (the Debian 12 image's glibc is 2.36)",
+    )
+    parser.add_argument("--log", type=Path, help="keep devpi-server's log here")
+    parser.add_argument("only", nargs="*", help="build only these requirements of the list")
     args = parser.parse_args()
-    wanted = requirements()
+    wanted = [r for r in requirements() if not args.only or r.split("==")[0] in args.only]
     with TemporaryDirectory(prefix="foundry-buildcoverage-") as tmp:
         work = Path(tmp)
         (work / "builders.toml").write_text(
             f'[builder.docker]\nbackend = "docker"\nimage = "{args.image}"\n'
-            f'targets = ["{TARGET}"]\nmanylinux = "manylinux_2_28"\nmax_jobs = {args.workers}\n'
+            f'targets = ["{TARGET}"]\nmanylinux = "{args.manylinux}"\nmax_jobs = {args.workers}\n'
             f'timeout = 900\ncpus = 1\nmemory = "4g"\n'
         )
         # the machine's CA bundle for pypi.org (devpi's requests would use certifi's)
@@ -80,6 +88,8 @@ def main() -> int:
             jobs = wait_all(root, ids, time.monotonic() + args.timeout)
         finally:
             server.stop()
+            if args.log is not None:
+                shutil.copy(server.log_path, args.log)
     for job in jobs:
         took = (job["finished"] or time.time()) - (job["started"] or time.time())
         what = job["wheel"] or (job["error"] or job["reason"] or job["state"])

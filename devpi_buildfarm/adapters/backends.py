@@ -20,6 +20,8 @@ from devpi_buildfarm.adapters.docker_backend import docker
 from devpi_buildfarm.adapters.envcache import EnvCache
 from devpi_buildfarm.adapters.local_backend import LocalBackend
 from devpi_buildfarm.adapters.ssh_backend import ssh
+from devpi_buildfarm.adapters.toolbox import toolbox_for
+from devpi_buildfarm.core.builders import BACKEND_KEYS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,14 +35,18 @@ GROUP: Final = "devpi_buildfarm.backends"
 
 
 def local(builder: Builder, options: ServerOptions) -> BuildBackend:
-    """The ``local`` backend (bubblewrap on this host)."""
-    del builder
+    """The ``local`` backend (bubblewrap on this host; ``rootfs``: of an image's system)."""
     cache = None
     if options.env_cache_seconds > 0:
         cache = EnvCache(Path(options.workdir) / "wheelhouses", ttl=options.env_cache_seconds)
+    rootfs = builder.settings.get("rootfs")
     return LocalBackend(allow_unisolated=options.allow_unisolated,
-                        build_user=options.build_user, cache=cache,
-                        scope=farm_scope(options))  # fmt: skip
+                        build_user=options.build_user, cache=cache, scope=farm_scope(options),
+                        rootfs=Path(str(rootfs)) if rootfs else None,
+                        toolbox=toolbox_for(Path(options.workdir)))  # fmt: skip
+
+
+local.settings_keys = BACKEND_KEYS["local"]  # type: ignore[attr-defined]
 
 
 def farm_scope(options: ServerOptions) -> str:

@@ -32,6 +32,7 @@ from devpi_buildfarm.errors import BuildError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from devpi_buildfarm.adapters.rootfs import RootImage
     from devpi_buildfarm.core.ports import BuildRequest
 
 DRIVER = ("-I", "-m", "devpi_buildfarm.inside.driver")
@@ -103,7 +104,10 @@ class Confinement:
         return fresh
 
     @contextlib.contextmanager
-    def session(self, request: BuildRequest, name: str) -> Iterator[Box]:
+    def session(
+        self, request: BuildRequest, name: str, image: RootImage | None = None
+    ) -> Iterator[Box]:
+        """One sandbox session, of this host's system or of ``image``'s root filesystem."""
         limits = request.limits
         python = str(Path(sys.executable).absolute())
         if self.bwrap is None:  # allowed above: the driver straight on the host
@@ -118,6 +122,12 @@ class Confinement:
             readable=readable_paths(), symlinks=_system_symlinks(), disk=limits.disk,
             memory=limits.memory, pids=limits.pids,
         )  # fmt: skip
+        driver = [python, *DRIVER]
+        prlimit = self.prlimit
+        if image is not None:
+            box = image.sandbox(disk=limits.disk, memory=limits.memory, pids=limits.pids)
+            driver = image.driver()
+            prlimit = "/usr/bin/prlimit" if (image.path / "usr/bin/prlimit").exists() else None
         cgroup = None
         head = (f"bubblewrap(uid={self.uid}, network=none, disk={limits.disk}, "
                 f"tmp={sandbox.TMP_BYTES}, shm={sandbox.SHM_BYTES})")  # fmt: skip
@@ -128,9 +138,9 @@ class Confinement:
                                         memory=limits.memory, pids=limits.pids)  # fmt: skip
                 stack.callback(cgroup.remove)
                 parts.append(cgroup.describe())
-            inner = [python, *DRIVER]
-            if self.prlimit is not None:
-                inner = [*sandbox.prlimit_argv(self.prlimit, box, per_process=cgroup is None),
+            inner = driver
+            if prlimit is not None:
+                inner = [*sandbox.prlimit_argv(prlimit, box, per_process=cgroup is None),
                          *inner]  # fmt: skip
                 if cgroup is None:
                     parts.append(f"rlimits(as={limits.memory}, nproc={limits.pids})")

@@ -108,6 +108,25 @@ class Toolbox:
                 self._digest = self._make()
         return self.path
 
+    def directory(self) -> Path:
+        """The toolbox unpacked into ``toolbox/`` beside its tar (made once; for sandboxes
+        that bind it instead of receiving a copy): read-only for everyone but its owner."""
+        with self._lock:
+            target = self.path.parent / "toolbox"
+            if not (target / "run.py").is_file():
+                partial = self.path.parent / f"toolbox.{os.getpid()}.{threading.get_ident()}"
+                files = {"run.py": (RUNNER.encode(), 0o644)}
+                files |= {name: (path.read_bytes(), 0o644) for name, path in _files().items()}
+                files |= {name: (path.read_bytes(), 0o755) for name, path in _binaries().items()}
+                for name, (data, mode) in files.items():
+                    dest = partial / name
+                    dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                    dest.write_bytes(data)
+                    dest.chmod(mode)
+                partial.chmod(0o755)
+                partial.rename(target)
+            return target
+
     @property
     def digest(self) -> str:
         self.tar()

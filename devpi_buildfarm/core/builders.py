@@ -40,7 +40,7 @@ COMMON_KEYS: Final = ("backend", "targets", "manylinux", "max_jobs", "timeout", 
                       "disk", "output_bytes", "log_bytes")  # fmt: skip
 SIZE_KEYS: Final = ("memory", "disk", "output_bytes", "log_bytes")
 BACKEND_KEYS: Final = {
-    "local": (),
+    "local": ("rootfs",),
     "docker": (
         "image",
         "docker_host",

@@ -54,6 +54,15 @@ class Sandbox:
     memory: int | None = None
     pids: int | None = None
     extra: Sequence[str] = field(default_factory=tuple)
+    #: host paths visible read-only at another path inside: (host path, path inside), e.g.
+    #: the directories of an image's root filesystem instead of the host's system
+    mounts: Sequence[tuple[str, str]] = ()
+
+    def staged(self) -> list[str]:
+        """Every host path the sandbox binds (the launcher stages each as root)."""
+        links = dict(self.symlinks)
+        paths = [p for p in self.readable if p not in links]
+        return [*paths, *(src for src, _ in self.mounts)]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -84,6 +93,7 @@ def bwrap_argv(
     # --disable-userns: no user namespaces inside (a kernel attack surface builds never need)
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--clearenv"]  # fmt: skip
+
     links = dict(box.symlinks)
     argv += [arg for path, target in links.items() for arg in ("--symlink", target, path)]
     # /tmp first: read-only paths that live under /tmp (a venv there) are bound over it
@@ -91,6 +101,8 @@ def bwrap_argv(
     for path in box.readable:
         if path not in links:
             argv += ["--ro-bind-try", sources.get(path, path), path]
+    for source, inside in box.mounts:
+        argv += ["--ro-bind", sources.get(source, source), inside]
     shm = "/dev/shm"  # noqa: S108 - the sandbox's own, size-capped
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", shm]
     if box.disk:
@@ -130,7 +142,7 @@ def launch_argv(inner: Sequence[str], box: Sandbox, drop: Drop, *, bwrap: str) -
     >>> argv[argv.index("--ro-bind-try") + 1:argv.index("--ro-bind-try") + 3]
     ['/tmp/s/0', '/root/py']
     """
-    staged = [p for p in box.readable if p not in dict(box.symlinks)]
+    staged = box.staged()
     sources = {path: f"{drop.stage}/{n}" for n, path in enumerate(staged)}
     setpriv = ["setpriv", f"--reuid={drop.uid}", f"--regid={drop.gid}", "--clear-groups",
                "--inh-caps=-all", "--bounding-set=-all", "--"]  # fmt: skip

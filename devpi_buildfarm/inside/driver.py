@@ -69,7 +69,8 @@ def run(
     # children it left behind may hold the pipe open: the command is done when it exits
     pump.join(timeout=2)
     if proc.returncode != 0:
-        shown = " ".join(argv[:4]) + (" ..." if len(argv) > 4 else "")  # noqa: PLR2004
+        words = [w if len(w) < 80 else w[:60].replace("\n", " ") + "..." for w in argv[:4]]  # noqa: PLR2004
+        shown = " ".join(words) + (" ..." if len(argv) > 4 else "")  # noqa: PLR2004
         reason = _reason(last)
         raise StepError(stage, f"{shown!r} exited with {proc.returncode}{reason}")
 
@@ -278,16 +279,31 @@ def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     answer({"ok": True, "commands": COMMANDS})
 
 
-#: imports each module named on the command line; the first failure names it and its error
+#: imports each module named on the command line, each failure naming the module and its
+#: error; one that needs a module which neither the wheel nor its dependencies provide (a
+#: test package's test tools, an undeclared circular dependency) is reported and skipped
 IMPORT_EACH: Final = (
     "import importlib, sys\n"
-    "for name in sys.argv[1:]:\n"
+    "names = sys.argv[1:]\n"
+    "done = 0\n"
+    "for name in names:\n"
     "    try:\n"
     "        importlib.import_module(name)\n"
-    "    except BaseException as exc:\n"
-    "        print(f'import {name} failed: {type(exc).__name__}: {exc}'[:500])\n"
+    "    except ModuleNotFoundError as exc:\n"
+    "        if exc.name and exc.name not in names:\n"
+    "            print(f'import {name}: skipped: it needs {exc.name}, which neither the wheel '\n"
+    "                  'nor its dependencies provide'[:500])\n"
+    "            continue\n"
+    "        print(f'smoke failed: import {name}: ModuleNotFoundError: {exc}'[:500])\n"
     "        sys.exit(1)\n"
+    "    except BaseException as exc:\n"
+    "        print(f'smoke failed: import {name}: {type(exc).__name__}: {exc}'[:500])\n"
+    "        sys.exit(1)\n"
+    "    done += 1\n"
     "    print(f'import {name}: ok')\n"
+    "if not done:\n"
+    "    print('smoke failed: ImportError: no module of the wheel could be imported')\n"
+    "    sys.exit(1)\n"
 )
 
 

@@ -1,4 +1,5 @@
-"""Cross-architecture Linux wheels from this x86_64 host with the docker backend:
+"""Cross-architecture Linux wheels from this x86_64 host, with the docker backend and with
+the local backend on the images' unpacked root filesystems (bubblewrap):
 ``cp311-manylinux_aarch64`` in an arm64 image under QEMU user emulation (binfmt_misc) and
 ``cp311-manylinux_i686`` in an i386 image natively (the kernel's 32-bit support). The
 repaired wheel is installed and its extension imported by a Python of that architecture
@@ -8,6 +9,7 @@ and stage timings."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -32,22 +34,31 @@ ARM64: Final = "devpi-foundry/builder:bookworm-arm64"
 I386: Final = "devpi-foundry/builder:bookworm-i386"
 TARGETS: Final = {"cp311-manylinux_aarch64": (ARM64, "aarch64"),
                   "cp311-manylinux_i686": (I386, "i686")}  # fmt: skip
-BUILDERS: Final = f"""\
+ROOTFS: Final = Path(os.environ.get("FOUNDRY_ROOTFS_DIR", "/var/cache/devpi-foundry/rootfs"))
+BUILDERS: Final = """\
 [builder.arm64]
-backend = "docker"
-image = "{ARM64}"
+backend = "{backend}"
+{arm64}
 targets = ["cp311-manylinux_aarch64"]
 manylinux = "manylinux_2_28"
 timeout = 1500
-cpus = 2
 
 [builder.i386]
-backend = "docker"
-image = "{I386}"
+backend = "{backend}"
+{i386}
 targets = ["cp311-manylinux_i686"]
 manylinux = "manylinux_2_17"
 timeout = 600
 """
+
+
+def builders_text(backend: str) -> str:
+    """Docker builders of the two images, or local builders of their unpacked rootfs."""
+    if backend == "docker":
+        return BUILDERS.format(backend=backend, arm64=f'image = "{ARM64}"\ncpus = 2',
+                               i386=f'image = "{I386}"')  # fmt: skip
+    return BUILDERS.format(backend=backend, arm64=f'rootfs = "{ROOTFS / "bookworm-arm64"}"',
+                           i386=f'rootfs = "{ROOTFS / "bookworm-i386"}"')  # fmt: skip
 
 
 def binfmt_problem() -> str | None:
@@ -59,13 +70,19 @@ def binfmt_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevpiServer, DevpiApi]]:
-    for image in (ARM64, I386):
+@pytest.fixture(scope="module", params=["docker", "local"])
+def farm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DevpiServer, DevpiApi]]:
+    for image in (ARM64, I386):  # the docker variant builds in them, both check in them
         require(docker.problem(image), f"the Docker daemon with the image {image}")
     require(binfmt_problem(), "QEMU user emulation for aarch64")
-    work = tmp_path_factory.mktemp("crossarch")
-    (work / "builders.toml").write_text(BUILDERS)
+    if request.param == "local":
+        for name in ("bookworm-arm64", "bookworm-i386"):
+            problem = None if (ROOTFS / name / "usr").is_dir() else "not unpacked"
+            require(problem, f"the rootfs {ROOTFS / name} (make-image --unpack)")
+    work = tmp_path_factory.mktemp(f"crossarch-{request.param}")
+    (work / "builders.toml").write_text(builders_text(str(request.param)))
     args = ("--buildfarm-builders", str(work / "builders.toml"), "--buildfarm-workers", "2",
             "--buildfarm-max-attempts", "1")  # fmt: skip
     server = DevpiServer(work / "serverdir", BINDIR, args=args).start()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +14,9 @@ from devpi_buildfarm.core import interpreters as ip
 from devpi_buildfarm.core.framing import FrameError
 from devpi_buildfarm.core.onefile_tar import only_file
 from devpi_buildfarm.core.targets import parse_target
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MANYLINUX = """x86_64
 64
@@ -116,3 +122,43 @@ def test_links_devices_and_huge_pax_records_are_refused() -> None:
     info.pax_headers = {"SCHILY.xattr.user.big": "A" * 70000}
     with pytest.raises(FrameError, match="extended header is"):
         only_file(io.BytesIO(tar_of((info, b"x"))), "answer", 4096)
+
+
+def smoke(tmp_path: Path, files: dict[str, str], *names: str) -> tuple[int, str]:
+    """The smoke test's import script over ``files`` (a wheel's modules) in ``tmp_path``."""
+    from devpi_buildfarm.inside.driver import IMPORT_EACH
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    done = subprocess.run([sys.executable, "-c", IMPORT_EACH, *names], capture_output=True,
+                          text=True, check=False, cwd=tmp_path,
+                          env={"PYTHONPATH": str(tmp_path)})  # fmt: skip
+    return done.returncode, done.stdout
+
+
+def test_smoke_skips_what_needs_a_module_from_outside_the_wheel(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/tests/__init__.py": "import pytest_x\n"}
+    code, out = smoke(tmp_path, files, "pkg", "pkg.tests")
+    assert code == 0, out
+    assert "import pkg: ok" in out
+    assert "import pkg.tests: skipped: it needs pytest_x" in out
+
+
+@pytest.mark.parametrize(
+    ("files", "names", "reason"),
+    [
+        ({"pkg/__init__.py": "raise ImportError('undefined symbol: PyFoo')\n"}, ("pkg",),
+         "smoke failed: import pkg: ImportError: undefined symbol: PyFoo"),
+        ({"pkg/__init__.py": ""}, ("pkg", "pkg._speedups"),
+         "smoke failed: import pkg._speedups: ModuleNotFoundError"),
+        ({"a/__init__.py": "import gone_dep\n"}, ("a",),
+         "no module of the wheel could be imported"),
+    ],
+)  # fmt: skip
+def test_smoke_fails_on_what_the_wheel_itself_breaks(
+    tmp_path: Path, files: dict[str, str], names: tuple[str, ...], reason: str
+) -> None:
+    code, out = smoke(tmp_path, files, *names)
+    assert code == 1
+    assert reason in out
