@@ -78,6 +78,8 @@ def main() -> int:
         try:
             root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
             root.create_index("root/cov", bases=["root/pypi"], buildfarm_targets=[TARGET])
+            # the mirror's first project-name load answers "no such project" meanwhile
+            root.request("GET", "root/pypi/+simple/", headers={"Accept": "text/html"})
             body = {"requirements": wanted, "targets": [TARGET], "rebuild": True}
             answer = root.ok("POST", "root/cov/+buildfarm/request", body)
             ids, rows = [], []

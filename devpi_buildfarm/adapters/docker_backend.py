@@ -50,8 +50,16 @@ def settings_of(builder: Builder) -> dict[str, Any]:
         msg = f"builder {builder.name!r}: the docker backend needs 'image'"
         raise ValueError(msg)
     user = str(found["user"])
-    if user.split(":", maxsplit=1)[0] in ("0", "root", ""):
-        msg = f"builder {builder.name!r}: user {user!r} is root; builds must run unprivileged"
+    ids = user.split(":")
+    if len(ids) > 2 or not all(i.isdigit() for i in ids) or int(ids[0]) == 0:  # noqa: PLR2004
+        msg = (f"builder {builder.name!r}: user {user!r} must be a numeric uid:gid other "
+               "than root's (a name could mean root in an image)")  # fmt: skip
+        raise ValueError(msg)
+    host = str(found.get("docker_host") or "")
+    tls = [found.get(k) for k in ("tls_ca_cert", "tls_client_cert", "tls_client_key")]
+    if host.startswith("tcp://") and not all(tls):
+        msg = (f"builder {builder.name!r}: a tcp:// daemon needs tls_ca_cert, tls_client_cert "
+               "and tls_client_key (whoever reaches the daemon is root on its host)")  # fmt: skip
         raise ValueError(msg)
     cpus = found["cpus"]
     if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
@@ -74,11 +82,10 @@ def connect(settings: dict[str, Any], tunnel: Tunnel | None = None) -> Any:
     if tunnel is not None:
         return docker.DockerClient(base_url=f"unix://{tunnel.open()}", timeout=120)
     tls: Any = False
-    if settings.get("tls_ca_cert") or settings.get("tls_client_cert"):
-        cert = (settings["tls_client_cert"], settings["tls_client_key"]) if settings.get(
-            "tls_client_cert") else None  # fmt: skip
-        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=settings.get("tls_ca_cert"),
-                                   verify=bool(settings.get("tls_ca_cert")))  # fmt: skip
+    if str(host).startswith("tcp://"):  # settings_of() made sure all three are set
+        cert = (settings["tls_client_cert"], settings["tls_client_key"])
+        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=settings["tls_ca_cert"],
+                                   verify=True)  # fmt: skip
     return docker.DockerClient(base_url=host, tls=tls, timeout=120)
 
 
@@ -126,6 +133,7 @@ class DockerBackend(DriverBackend):
         self.native: tuple[str, ...] = ()
         self.image_id = ""
         self.trouble: str | None = "not started"
+        self.swept = False
         self._lock = threading.Lock()
 
     @property
@@ -139,7 +147,9 @@ class DockerBackend(DriverBackend):
                 if self.tunnel is not None and not self.tunnel.link.alive():
                     self.client = None  # the tunnel broke: a client for the new one
                 self.client = self.client or connect(self.settings, self.tunnel)
-                self._remove_leftovers()
+                if not self.swept:  # once per process: a later start would hit live builds
+                    self._remove_leftovers()
+                    self.swept = True
                 self.image_id = self.client.images.get(self.settings["image"]).id
                 self.native = interpreters.native_archs(self.client.info()["Architecture"])
                 self.probe = interpreters.parse_probe(self._run_probe())
@@ -204,7 +214,8 @@ class DockerBackend(DriverBackend):
             f"read-only, disk={limits.disk}, memory={limits.memory}, pids={limits.pids}, "
             f"cpus={self.settings['cpus']:g}) timeout={job.request.timeout:g}s"
         )
-        runner = ContainerSession(self.client, self.settings, self.toolbox, self.scope,
+        settings = {**self.settings, "image_id": self.image_id}  # what the probe looked at
+        runner = ContainerSession(self.client, settings, self.toolbox, self.scope,
                                   (tool, python))  # fmt: skip
         return runner.run(job, meta, files, stage)
 

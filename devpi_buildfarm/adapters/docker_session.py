@@ -73,6 +73,7 @@ class ContainerSession:
             frame.unlink()
             began = int(time.time()) - 1
             code = self._exec(container, job, stage)
+            container.pause()  # what the build left running cannot touch the answer now
             if self._oom_killed(container, began):
                 msg = (f"the build exceeded its memory limit of {job.request.limits.memory} "
                        "bytes and was killed")  # fmt: skip
@@ -89,7 +90,8 @@ class ContainerSession:
             work = self._volume(labels, limits.disk, "1777", made)
             tools = self._volume(labels, input_bytes + 64 * MiB, "0755", made)
             container = self.client.containers.create(
-                self.settings["image"], ["sleep", "infinity"], name=name, labels=labels,
+                self.settings["image_id"], ["sleep", "infinity"], name=name, labels=labels,
+                log_config=_no_log(),  # its PID 1's output: nobody's disk, unbounded
                 user=self.settings["user"], network_mode="none", read_only=True, init=True,
                 mounts=[_mount(sandbox.JOB_DIR, work), _mount(self.toolbox.root, tools)],
                 tmpfs={sandbox.TMP_DIR: f"size={sandbox.TMP_BYTES},mode=1777,exec"},
@@ -179,7 +181,7 @@ def _stat(api: Any, container_id: str, path: str) -> dict[str, Any] | None:
     from docker.utils import decode_json_header
 
     url = api._url("/containers/{0}/archive", container_id)  # noqa: SLF001 - no public HEAD
-    response = api.head(url, params={"path": path})
+    response = api.head(url, params={"path": path}, timeout=120)
     if response.status_code == 404:  # noqa: PLR2004
         return None
     api._raise_for_status(response)  # noqa: SLF001
@@ -194,7 +196,7 @@ class _Chunks:
         self.chunks, self.cap, self.buffer, self.total = iter(chunks), cap, b"", 0
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
+        while size < 0 or len(self.buffer) < size:  # whole chunks: linear in what is read
             chunk = next(self.chunks, b"")
             if not chunk:
                 break
@@ -210,8 +212,8 @@ class _Chunks:
     def drain(self) -> None:
         """Read what is left (never more than the cap allows), then let go of it."""
         try:
-            while next(self.chunks, b"") and self.total <= self.cap:
-                pass
+            while self.total <= self.cap and (chunk := next(self.chunks, b"")):
+                self.total += len(chunk)
         finally:
             close = getattr(self.chunks, "close", None)
             if close is not None:
@@ -258,6 +260,12 @@ def _remove(thing: Any) -> None:
             time.sleep(0.5)
         else:
             return
+
+
+def _no_log() -> Any:
+    from docker.types import LogConfig
+
+    return LogConfig(type="none")
 
 
 def _mount(target: str, volume: Any) -> Any:

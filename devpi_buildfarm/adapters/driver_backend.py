@@ -183,7 +183,8 @@ class DriverJob:
         files = [(f"sdist/{self.request.sdist.name}", self.request.sdist)] if not extra else []
         files += [*extra, *(wheelhouse.wheels_in(house) if house is not None else [])]
         stage = "smoke" if meta["mode"] == "smoke" else "build"
-        self.sent[stage] = [(name, sha256_of(path)) for name, path in files]
+        session = stage if stage not in self.sent else f"{stage}{len(self.sent) + 1}"
+        self.sent[session] = [(name, sha256_of(path)) for name, path in files]
         answer = self.backend.session(self, meta, files, stage)
         if "error" in answer.meta:
             failed = str(answer.meta.get("stage", stage))

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 MAX_SDIST_BYTES = 1024**3
 #: HTTP statuses worth waiting out: the request that queued the job may not have committed
-#: the mirror's file entry yet (404/410), or the upstream hiccuped (502-504)
-RETRY_STATUSES: Final = frozenset({404, 410, 502, 503, 504})
+#: the mirror's file entry yet (404/410), devpi 6 answered a mirror file whose project page
+#: was rewritten meanwhile with 500 ("file existed, deleted in later serial": seen in
+#: tox -e buildcoverage), or the upstream hiccuped (502-504)
+RETRY_STATUSES: Final = frozenset({404, 410, 500, 502, 503, 504})
 FETCH_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)
 
 

@@ -57,6 +57,10 @@ def settings_of(builder: Builder) -> dict[str, Any]:
             f"builder {builder.name!r}: sandbox is 'bubblewrap' or 'none', not {found['sandbox']!r}"
         )
         raise ValueError(msg)
+    if found["sandbox"] == "none" and builder.max_jobs != 1:
+        msg = (f"builder {builder.name!r}: sandbox = 'none' runs builds as one user with nothing "
+               "between them: max_jobs must be 1")  # fmt: skip
+        raise ValueError(msg)
     port = found["port"]
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:  # noqa: PLR2004
         msg = f"builder {builder.name!r}: port must be a TCP port, not {port!r}"
@@ -70,10 +74,17 @@ class SshBackend(DriverBackend):
     name = "ssh"
     cross_platform = True
 
-    def __init__(self, builder: Builder, *, workdir: Path, cache: EnvCache | None = None) -> None:
+    def __init__(self, builder: Builder, *, workdir: Path, cache: EnvCache | None = None,
+                 allow_unisolated: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.builder, self.cache = builder, cache
         self.settings = settings_of(builder)
+        if self.settings["sandbox"] == "none" and not allow_unisolated:
+            msg = (f"builder {builder.name!r}: sandbox = 'none' needs devpi-server's "
+                   "--buildfarm-allow-unisolated (builds then share the build user, its files "
+                   "and the host's network)")  # fmt: skip
+            raise ValueError(msg)
+        self.swept = False
         self.toolbox = toolbox_for(workdir)
         self.link = SshLink(host=str(self.settings["host"]), port=int(self.settings["port"]),
                             user=str(self.settings["user"]),
@@ -97,6 +108,12 @@ class SshBackend(DriverBackend):
                 raise SshError(msg)  # noqa: TRY301 - kept below like every other failure
             text = out.decode("utf-8", "replace")
             self.probe = interpreters.parse_probe(text)
+            if not self.swept:  # job directories a killed server left (older than a build)
+                minutes = self.builder.timeout // 60 + 5
+                self.link.run("find /tmp -maxdepth 1 -name 'devpi-buildfarm-????????' "
+                              f'-user "$(id -u)" -mmin +{minutes} -exec rm -rf {{}} +',
+                              timeout=300)  # fmt: skip
+                self.swept = True
             self.layout = remote.host_layout(text)
             self.trouble = None
             if self.settings["sandbox"] == "bubblewrap" and self.layout[2] is None:
@@ -190,9 +207,14 @@ class SshBackend(DriverBackend):
             outer = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
             desc += f", bubblewrap(network=none, disk={limits.disk})"
         else:
-            env = env | {"DEVPI_BUILDFARM_JOB": f"{where}/job"}
+            job_dir = f"{where}/job"  # on the build host
+            env |= {
+                "DEVPI_BUILDFARM_JOB": job_dir,
+                "HOME": f"{job_dir}/home",
+                "TMPDIR": f"{job_dir}/tmp",  # noqa: S108 - a private dir on the build host
+            }
             outer = env
-            desc += ", no sandbox"
+            desc += ", no sandbox (unisolated: one build at a time, its processes killed after)"
         job.isolation = (f"{desc}, rlimits(as={limits.memory}, nproc={limits.pids})) "
                          f"timeout={request.timeout:g}s")  # fmt: skip
         seconds = max(1.0, job.deadline.left())
@@ -200,13 +222,29 @@ class SshBackend(DriverBackend):
                                  memory=limits.memory, processes=limits.pids,
                                  file_bytes=max(limits.disk, limits.output_bytes))  # fmt: skip
         try:
-            status, _ = self.link.run(command, output=job.log, timeout=seconds + 15)
-        except TimeoutError:
+            status, _ = self.link.run(command, output=job.log, timeout=seconds + 15,
+                                      cancelled=job.cancelled)  # fmt: skip
+        except SshError as exc:
+            if str(exc) != "cancelled" and job.deadline.left() > 0:
+                raise
             status = -1
+        finally:
+            self._stop_leftovers(where)
+        if job.cancelled():
+            msg = "cancelled"
+            raise BuildError(msg, stage="cancelled")
         if job.deadline.left() <= 0:
             msg = f"timed out after {job.deadline.seconds:g} s"
             raise BuildError(msg, stage=stage)
         return self._answer(where, job, status, stage)
+
+    def _stop_leftovers(self, where: str) -> None:
+        """Kill what the session left running: its processes (bubblewrap's die with it);
+        without a sandbox, every process of the build user."""
+        what = "kill -KILL -1" if self.settings["sandbox"] == "none" else (
+            f"pkill -KILL -f {remote.quote('linux', where)}")  # fmt: skip
+        with contextlib.suppress(SshError, OSError):
+            self.link.run(f"{what}; true", timeout=60)
 
     def _answer(self, where: str, job: DriverJob, status: int, stage: str) -> Answer:
         limit = job.request.limits.output_bytes
@@ -238,7 +276,8 @@ def ssh(builder: Builder, options: ServerOptions) -> SshBackend:
     cache = None
     if options.env_cache_seconds > 0:
         cache = EnvCache(Path(options.workdir) / "wheelhouses", ttl=options.env_cache_seconds)
-    backend = SshBackend(builder, workdir=Path(options.workdir), cache=cache)
+    backend = SshBackend(builder, workdir=Path(options.workdir), cache=cache,
+                         allow_unisolated=options.allow_unisolated)  # fmt: skip
     backend.start()
     return backend
 

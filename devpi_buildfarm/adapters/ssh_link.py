@@ -9,9 +9,11 @@ password. asyncssh runs in an event loop of its own thread; the methods here blo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import stat
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 CONNECT_TIMEOUT: Final = 30
+#: SFTP transfers and small commands: a host that stops answering fails the job after this
+CALL_TIMEOUT: Final = 600
+#: what a command may print into devpi-server's memory (build output goes to the log)
+MAX_OUTPUT: Final = 64 * 1024
 
 
 class SshError(Exception):
@@ -53,8 +59,23 @@ class SshLink:
         self._lock = threading.Lock()
         self.fingerprint = ""
 
-    def call(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    def call(
+        self, coro: Coroutine[Any, Any, Any], timeout: float | None = CALL_TIMEOUT,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Any:  # fmt: skip
+        """Run ``coro`` in the link's loop; :class:`SshError` past ``timeout`` or once
+        ``cancelled()`` (the coroutine is cancelled: its channel closes)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(0.5)
+            except concurrent.futures.TimeoutError:
+                late = deadline is not None and time.monotonic() > deadline
+                if late or (cancelled is not None and cancelled()):
+                    future.cancel()
+                    msg = "cancelled" if not late else f"no answer within {timeout:g} s"
+                    raise SshError(msg) from None
 
     def connection(self) -> Any:
         with self._lock:
@@ -75,6 +96,7 @@ class SshLink:
                 self.host, port=self.port, username=self.user,
                 client_keys=[str(self.key_file)], known_hosts=str(self.known_hosts),
                 agent_path=None, config=[], password=None, kbdint_auth=False,
+                keepalive_interval=15, keepalive_count_max=4,
             ), CONNECT_TIMEOUT)  # fmt: skip
         except asyncssh.HostKeyNotVerifiable as exc:
             msg = (f"{where}: its host key is not the one in {self.known_hosts} (unknown or "
@@ -88,11 +110,13 @@ class SshLink:
         return conn
 
     def run(self, command: str, *, output: Callable[[bytes], None] | None = None,
-            timeout: float | None = None) -> tuple[int, bytes]:  # fmt: skip
-        """Run ``command``; its exit status and (without ``output``) its stdout."""
+            timeout: float = CALL_TIMEOUT,
+            cancelled: Callable[[], bool] | None = None) -> tuple[int, bytes]:  # fmt: skip
+        """Run ``command``; its exit status and (without ``output``) its stdout (at most
+        :data:`MAX_OUTPUT` bytes)."""
         self.connection()
         return self.call(self._run(command, output, timeout),  # type: ignore[no-any-return]
-                         None if timeout is None else timeout + 30)  # fmt: skip
+                         timeout + 30, cancelled)  # fmt: skip
 
     async def _run(self, command: str, output: Callable[[bytes], None] | None,
                    seconds: float | None) -> tuple[int, bytes]:  # fmt: skip
@@ -104,7 +128,13 @@ class SshLink:
             while chunk := await stream.read(65536):
                 sink(chunk)
 
-        sink = output or collected.append
+        def keep(chunk: bytes) -> None:
+            if sum(map(len, collected)) + len(chunk) > MAX_OUTPUT:
+                msg = f"the command printed more than {MAX_OUTPUT} bytes"
+                raise SshError(msg)
+            collected.append(chunk)
+
+        sink = output or keep
         try:
             await asyncio.wait_for(asyncio.gather(pump(process.stdout, sink),
                                                   pump(process.stderr, output or (lambda _: None)),

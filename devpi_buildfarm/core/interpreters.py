@@ -23,6 +23,8 @@ PROBE_SCRIPT: Final = (
     '[ -x "$p" ] && echo "python $p"; done; true'
 )
 TOOL_MINIMUM: Final = (3, 11)
+#: interpreter paths used on command lines: absolute, no spaces or shell characters
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 _VERSIONED = re.compile(r"(?:/opt/python/cp3(?P<opt>\d+)-cp3\d+(?P<optt>t?)/bin/python"
                         r"|/python3\.(?P<minor>\d+)(?P<t>t?))$")  # fmt: skip
 #: what ``uname -m`` says, by the word size of the userland, as a target's architecture
@@ -56,7 +58,7 @@ def parse_probe(text: str) -> Probe:
     for line in lines[2:]:
         path = line.removeprefix("python ").strip()
         match = _VERSIONED.search(path)
-        if not line.startswith("python ") or match is None:
+        if not line.startswith("python ") or match is None or not _SAFE_PATH.match(path):
             continue
         minor = int(match["opt"] or match["minor"])
         free = bool(match["optt"] or match["t"])

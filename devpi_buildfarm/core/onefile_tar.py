@@ -40,26 +40,42 @@ def _exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 class _Body:
-    """The member's bytes, then end of file (never reads past them)."""
+    """The member's bytes, then end of file (never reads past them); ``readline`` looks at
+    whole blocks, so a long line costs time linear in its length."""
 
     def __init__(self, stream: IO[bytes], size: int) -> None:
-        self.stream, self.left = stream, size
+        self.stream, self.left, self.pending = stream, size, b""
 
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
+    def _more(self, size: int) -> bytes:
+        size = min(size, self.left)
         data = self.stream.read(size) if size else b""
         self.left -= len(data)
         return data
 
+    def read(self, size: int = -1) -> bytes:
+        want = self.left + len(self.pending) if size < 0 else size
+        data, self.pending = self.pending[:want], self.pending[want:]
+        while len(data) < want and (chunk := self._more(want - len(data))):
+            data += chunk
+        return data
+
     def readline(self, limit: int = -1) -> bytes:
         """Up to and including the next newline, at most ``limit`` bytes."""
-        line = b""
-        while limit < 0 or len(line) < limit:
-            byte = self.read(1)
-            line += byte
-            if byte in (b"", b"\n"):
+        parts, size = [], 0
+        while limit < 0 or size < limit:
+            block = self.pending or self._more(BLOCK * 128)
+            self.pending = b""
+            if not block:
                 break
-        return line
+            cut = block.find(b"\n") + 1 or len(block)
+            if limit >= 0:
+                cut = min(cut, limit - size)
+            parts.append(block[:cut])
+            size += cut
+            self.pending = block[cut:]
+            if parts[-1].endswith(b"\n"):
+                break
+        return b"".join(parts)
 
 
 def only_file(stream: IO[bytes], name: str, max_bytes: int) -> IO[bytes]:

@@ -31,8 +31,10 @@ def quote(family: str, word: str) -> str:
     >>> quote("linux", "a b'c"), quote("windows", "C:\\\\x y\\\\it's")
     ('\\'a b\\'"\\'"\\'c\\'', "'C:\\\\x y\\\\it''s'")
     """
-    if family == "windows":
-        return "'" + word.replace("'", "''") + "'"
+    if family == "windows":  # PowerShell also ends a quoted string at the typographic quotes
+        for mark in ("'", "\u2018", "\u2019", "\u201a", "\u201b"):
+            word = word.replace(mark, mark * 2)
+        return f"'{word}'"
     return shlex.quote(word)
 
 
@@ -127,7 +129,7 @@ ulimit -p 64; } && exec env -i A=1 timeout -s KILL 60 python -V'
 
 #: what :func:`host_layout` reads: merged-/usr links, real system directories, bubblewrap
 LAYOUT_SCRIPT: Final = (
-    "for p in /usr /bin /sbin /lib /lib32 /lib64 /libx32; do "
+    "for p in /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt; do "
     'if [ -L "$p" ]; then echo "link $p $(readlink "$p")"; '
     'elif [ -d "$p" ]; then echo "dir $p"; fi; done; '
     'command -v bwrap | sed "s/^/bwrap /"; true'
@@ -154,4 +156,4 @@ def host_layout(text: str) -> tuple[list[tuple[str, str]], list[str], str | None
     return links, dirs, bwrap
 
 
-SYSTEM: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
