@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from devpi_policy.adapters.policy import decide_path, index_policy
-from devpi_policy.core.spec import parse_check_spec
+from devpi_policy.core.spec import parse_check_spec, spec_held
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
     from devpi_policy.core.evaluate import Decision
+    from devpi_policy.core.spec import CheckSpec
     from devpi_policy.core.subject import Phase
 
 
@@ -21,13 +22,35 @@ def _as_dict(decision: Decision) -> dict[str, Any]:
     }
 
 
+def _holders(stages: list[Any], spec: CheckSpec) -> tuple[list[str], bool]:
+    """The indexes on the path that hold SPEC (rules aside: what the rules hide counts),
+    and whether every index could answer (a mirror's upstream may be unreachable)."""
+    held, complete = [], True
+    for stage in stages:
+        try:
+            versions = stage.list_versions_perstage(spec.project)
+            names = []
+            if spec.filename is not None and versions:
+                names = [link.basename for link in stage.get_simplelinks_perstage(spec.project)]
+        except stage.UpstreamNotFoundError:
+            continue
+        except stage.UpstreamError:
+            complete = False
+            continue
+        if spec_held(spec, versions, names):
+            held.append(stage.name)
+    return held, complete
+
+
 def check_spec(stage: Any, text: str) -> dict[str, Any]:
     """The decisions of ``stage`` about SPEC.
 
     ``sources`` has one entry per index on the inheritance path: whether SPEC, were that
     index holding it, would be served through ``stage``. ``allowed``/``reasons`` are the
     answer for every source at once (the strictest). ``upload`` says whether an upload to
-    ``stage`` would be accepted (``None`` for mirrors).
+    ``stage`` would be accepted (``None`` for mirrors). ``held_by`` names the indexes on
+    the path that hold SPEC; ``exists`` is whether one does (``None``: an index could not
+    be asked). ``mode`` is the queried index's ``policy_mode``.
     """
     spec = parse_check_spec(text)
     stages = list(stage.sro())
@@ -52,8 +75,10 @@ def check_spec(stage: Any, text: str) -> dict[str, Any]:
     upload = None
     if stage.ixconfig.get("type") != "mirror":
         upload = _as_dict(decide_path(xom, path[:1], subject("upload", stage.name)))
+    held_by, complete = _holders(stages, spec)
     return {
         "index": stage.name,
+        "mode": path[0].mode,
         "spec": text,
         "project": spec.project,
         "version": spec.version,
@@ -61,4 +86,6 @@ def check_spec(stage: Any, text: str) -> dict[str, Any]:
         **_as_dict(overall),
         "sources": sources,
         "upload": upload,
+        "held_by": held_by,
+        "exists": True if held_by else (False if complete else None),
     }

@@ -38,3 +38,19 @@ def test_policy_show_on_a_server_without_the_plugin(home: Path) -> None:
         assert f"{server.url}/ does not run devpi_policy" in res.stdout + res.stderr
     finally:
         server.stop()
+
+
+def test_policy_check_of_what_does_not_exist_says_so(devpi: DevpiClient) -> None:
+    for spec in ("up-pure==9.9", "no-such-project", "up_pure-9.9-py3-none-any.whl"):
+        res = devpi("policy", "check", spec, check=False)
+        assert res.returncode == 2, res.stdout + res.stderr
+        what = spec.replace("==", " ")
+        assert f"{what} does not exist on alice/dev or the indexes it inherits from" in res.stdout
+        assert f"{what} on alice/dev: allowed" not in res.stdout  # no "allowed" for nothing
+        assert "were it there: allowed" in res.stdout
+    # what exists, on the mirror alice/dev inherits from, is still answered
+    for spec in ("up-pure==2.0", "up-pure==2", "up-pure", "up_pure-1.0-py3-none-any.whl"):
+        res = devpi("policy", "check", spec, check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "does not exist" not in res.stdout
+        assert "on alice/dev: allowed" in res.stdout
