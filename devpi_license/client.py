@@ -5,7 +5,8 @@ for it and the index's verdict. ``devpi license report SPEC... [--python-version
 [--platform P] [--format table|json|cyclonedx] [--output FILE] [--index I]`` resolves the
 closure of SPECs with pip against the index and reports every release's license and verdict
 (see :mod:`devpi_license.client_report`). Both default to the current index.
-Exit status: 0 allowed; 1 a verdict refuses (or pip could not resolve); 2 (``report`` for
+Exit status: 0 allowed (also when only rules in ``policy_mode=dry-run`` would refuse);
+1 a verdict refuses (or pip could not resolve); 2 (``report`` for
 another target) some releases have no wheel for that target.
 """
 

@@ -49,6 +49,9 @@ class Console:
 
 def _verdict_text(verdict: dict[str, Any]) -> str:
     state = str(verdict.get("state") or "unknown")
+    would_refuse = verdict.get("dry_run") or []
+    if would_refuse and not verdict.get("refused"):
+        return f"would refuse (dry-run, let through): {'; '.join(would_refuse)}"
     text = f"{state} (refused)" if verdict.get("refused") and state != "denied" else state
     return f"{text}: {verdict['reason']}" if verdict.get("reason") else text
 

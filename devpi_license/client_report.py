@@ -21,6 +21,7 @@ from devpi_license.adapters.fetching import FetchError, fetch_licenses, fetch_pr
 from devpi_license.adapters.resolving import resolve
 from devpi_license.client_output import Console, missing_wheel_lines, report_json, table_lines
 from devpi_license.core.report import (
+    WOULD_REFUSE,
     ExitCode,
     InvalidPipReportError,
     exit_code,
@@ -73,7 +74,7 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
     _emit(console, _render(args, index, resolution, rows, code), args.output)
     if args.format != "table" or args.output:
         for row in rows:
-            if row.refused:
+            if row.refused or row.verdict == WOULD_REFUSE:
                 console.error(f"{row.name} {row.version}: {row.verdict}: {row.reason or '-'}")
     console.info(summarize(rows).text)
     return code

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 #: Verdict states in the order a summary lists them.
-VERDICTS: Final = ("allowed", "denied", "unknown", "pending", "error")
+VERDICTS: Final = ("allowed", "would refuse", "denied", "unknown", "pending", "error")
+#: the verdict of a release that only rules in ``policy_mode=dry-run`` refuse
+WOULD_REFUSE: Final = "would refuse"
 
 
 class ExitCode(enum.IntEnum):
@@ -139,24 +141,29 @@ def row_from_result(
 ) -> LicenseRow:
     """A row from the server's ``+license`` result, or from why there is none."""
     if result is None:
-        reason = error or "the server returned no license"
         return LicenseRow(
             name=release.name,
             version=release.version,
             state="error",
             verdict="error",
-            reason=reason,
+            reason=error or "the server returned no license",
         )
     verdict = result.get("verdict") or {}
+    refused = bool(verdict.get("refused", True))
+    state = str(verdict.get("state") or "unknown")
+    reason: str | None = verdict.get("reason")
+    would_refuse = verdict.get("dry_run") or []
+    if would_refuse and not refused:  # the server lets it through, as the report does
+        state, reason = WOULD_REFUSE, f"{'; '.join(would_refuse)} (dry-run)"
     return LicenseRow(
         name=release.name,
         version=release.version,
         expression=result.get("expression"),
         state=str(result.get("state") or "unknown"),
         source=result.get("source"),
-        verdict=str(verdict.get("state") or "unknown"),
-        refused=bool(verdict.get("refused", True)),
-        reason=verdict.get("reason"),
+        verdict=state,
+        refused=refused,
+        reason=reason,
     )
 
 

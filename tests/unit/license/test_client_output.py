@@ -144,3 +144,10 @@ def test_console_uses_the_hub_unless_stdout_carries_a_document(
     assert hub.said == [("line", "a"), ("info", "b"), ("error", "c")]
     out, err = capsys.readouterr()
     assert (out, err) == ("", "a\nb\nc\n")
+
+
+def test_show_of_a_release_only_dry_run_rules_refuse() -> None:
+    reason = "license 'GPL-3.0-or-later' is denied by license_deny 'GPL-*' on alice/dev"
+    verdict = {"state": "denied", "refused": False, "reason": None, "dry_run": [reason]}
+    lines = show_lines({**RESULT, "verdict": verdict})
+    assert lines[3] == f"  verdict:    would refuse (dry-run, let through): {reason}"
