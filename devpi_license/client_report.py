@@ -87,7 +87,7 @@ def _target(hub: Any, args: argparse.Namespace) -> Target:
             import cyclonedx  # noqa: F401
         except ImportError:
             hub.fatal("--format cyclonedx needs cyclonedx-python-lib: "
-                      "pip install 'devpi-foundry[client]'")  # fmt: skip
+                      "pip install 'devpi-foundry-client[cyclonedx]'")  # fmt: skip
     try:
         python = parse_python_version(args.python_version) if args.python_version else None
     except ValueError as exc:
