@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devpi_foundry_common.progress import Progress
 from devpi_license.adapters.client_http import HubHttp
 from devpi_license.adapters.fetching import FetchError, fetch_licenses, fetch_project_files
 from devpi_license.adapters.resolving import resolve
@@ -45,28 +46,28 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
     console = Console(hub, stdout_is_document=args.format != "table" and not args.output)
     target = _target(hub, args)
     http = HubHttp(hub, index.url)
-    run = resolve(index.pip, args.specs, target.pip_args())
+    # on a terminal, and only for the table: documents keep stderr free of status lines
+    progress = Progress(enabled=args.format == "table")
+    with progress:
+        progress.update(f"resolving {' '.join(args.specs)} with pip on {index.name}")
+        run = resolve(index.pip, args.specs, target.pip_args())
     if run.returncode != 0:
-        missing: list[MissingWheel] = []
-        problem: str | None = None
-        if target.binary_only:
-            missing, problem = _missing_wheels(http, index, args.specs, target)
-        if missing:
-            for line in missing_wheel_lines(missing, target_text(target), index.name):
-                console.error(line)
-            return ExitCode.MISSING_WHEELS
-        console.error(f"pip could not resolve {' '.join(args.specs)} on {index.name}:")
-        console.error(run.error)
-        if problem:
-            console.error(f"could not look for releases without a wheel: {problem}")
-        return ExitCode.REFUSED
+        return _unresolved(console, progress, http=http, index=index, specs=args.specs,
+                           target=target, error=run.error)  # fmt: skip
     try:
         resolution = parse_pip_report(run.report)
     except InvalidPipReportError as exc:
         hub.fatal(str(exc))
-    answers = fetch_licenses(
-        http, index.url, resolution.releases, pending_seconds=args.pending_timeout
-    )
+
+    def fetched(settled: int, total: int, pending: int) -> None:
+        waiting = f", {pending} still being read by the server" if pending else ""
+        progress.update(f"fetching licenses {settled}/{total}{waiting}")
+
+    with progress:
+        answers = fetch_licenses(
+            http, index.url, resolution.releases,
+            pending_seconds=args.pending_timeout, on_answer=fetched,
+        )  # fmt: skip
     rows = [
         row_from_result(r, answers[r.key].result, answers[r.key].error) for r in resolution.releases
     ]
@@ -78,6 +79,34 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
                 console.error(f"{row.name} {row.version}: {row.verdict}: {row.reason or '-'}")
     console.info(summarize(rows).text)
     return code
+
+
+def _unresolved(  # noqa: PLR0913 - the report's state at the point pip failed
+    console: Console,
+    progress: Progress,
+    *,
+    http: HubHttp,
+    index: Index,
+    specs: list[str],
+    target: Target,
+    error: str,
+) -> int:
+    """Print why pip could not resolve SPECs (for a target: which releases lack a wheel)."""
+    missing: list[MissingWheel] = []
+    problem: str | None = None
+    if target.binary_only:
+        with progress:
+            progress.update(f"looking for releases without a wheel for {target_text(target)}")
+            missing, problem = _missing_wheels(http, index, specs, target)
+    if missing:
+        for line in missing_wheel_lines(missing, target_text(target), index.name):
+            console.error(line)
+        return ExitCode.MISSING_WHEELS
+    console.error(f"pip could not resolve {' '.join(specs)} on {index.name}:")
+    console.error(error)
+    if problem:
+        console.error(f"could not look for releases without a wheel: {problem}")
+    return ExitCode.REFUSED
 
 
 def _target(hub: Any, args: argparse.Namespace) -> Target:

@@ -7,6 +7,7 @@ extracted yet (``pending``) are asked again until they settle or the time is up.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,21 +87,37 @@ def _map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(func, items))
 
 
-def fetch_licenses(
+def fetch_licenses(  # noqa: PLR0913 - what to fetch, then keyword-only knobs
     http: JsonGetter,
     index_url: str,
     releases: Sequence[Release],
     *,
     pending_seconds: float = 30.0,
     clock: Clock | None = None,
+    on_answer: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Answer]:
-    """Every release's answer by :attr:`Release.key`, pending ones retried for a while."""
+    """Every release's answer by :attr:`Release.key`, pending ones retried for a while.
+
+    ``on_answer(settled, total, pending)`` is called after each answer (from the fetching
+    threads), for a progress display.
+    """
     clock = clock or Clock()
     deadline = clock.now() + pending_seconds
     answers: dict[str, Answer] = {}
     todo = list(releases)
+    lock = threading.Lock()
+
+    def fetch(release: Release) -> Answer:
+        answer = fetch_license(http, index_url, release.name, release.version)
+        if on_answer is not None:
+            with lock:
+                answers[release.key] = answer
+                pending = sum(a.pending for a in answers.values())
+                on_answer(len(answers) - pending, len(releases), pending)
+        return answer
+
     while todo:
-        found = _map(lambda r: fetch_license(http, index_url, r.name, r.version), todo)
+        found = _map(fetch, todo)
         answers.update((r.key, a) for r, a in zip(todo, found, strict=True))
         todo = [r for r in todo if answers[r.key].pending]
         if todo and clock.now() + POLL_SECONDS > deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import tomllib
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def test_client_only_install_has_working_commands(site: Site, tmp_path: Path) ->
         repack_installed(name, wheelhouse)
     # the client's pyproject reads the modules one directory up: copy exactly that tree
     tree = tmp_path / "checkout"
-    for part in ("client", "devpi_policy", "devpi_buildfarm", "devpi_license"):
+    config = tomllib.loads((REPO / "client" / "pyproject.toml").read_text())
+    packages = {module.split(".")[0] for module in config["tool"]["setuptools"]["py-modules"]}
+    for part in ("client", *sorted(packages)):
         shutil.copytree(REPO / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
     venv = Venv.create(tmp_path / "venv")
     run([sys.executable, "-m", "pip", "--python", str(venv.python), "install", "--no-index",
@@ -61,7 +64,8 @@ def test_client_only_install_has_working_commands(site: Site, tmp_path: Path) ->
     installed = {canonicalize_name(line.split("==")[0]) for line in listed_text.split()}
     assert "devpi-foundry-client" in installed
     assert not installed & set(SERVER_ONLY), installed & set(SERVER_ONLY)
-    server_modules = ("devpi_server", "sqlalchemy", "devpi_policy.hooks", "devpi_foundry_common")
+    server_modules = ("devpi_server", "sqlalchemy", "devpi_policy.hooks", "devpi_license.hooks",
+                      "devpi_foundry_common.archive")  # fmt: skip
     probe = f"import importlib.util as u; print([m for m in {server_modules} if u.find_spec(m)])"
     assert run([str(venv.python), "-c", probe], home, cwd=tmp_path).stdout.strip() == "[]"
 

@@ -243,3 +243,50 @@ def test_an_enforcing_index_refuses_what_dry_run_lets_through(lic: Lic, devpi: D
     assert f"'AGPL-*' on {INDEX}" in dry.stdout
     assert f"if held by {INDEX}: served let through (dry-run, would refuse)" in dry.stdout
     assert "REFUSED" not in dry.stdout
+
+
+def _devpi_with_terminal_stderr(home: Path, *args: str) -> tuple[int, str, str]:
+    """Run the test venv's devpi with stderr on a pseudo-terminal: status, stdout, stderr."""
+    import os
+    import pty
+    import subprocess as sp
+
+    from harness.env import isolated_env
+
+    primary, secondary = pty.openpty()
+    devpi = [str(BINDIR / "devpi"), "--clientdir", str(home / "devpi-client"), *args]
+    with sp.Popen(devpi, stdout=sp.PIPE, stderr=secondary, env=isolated_env(home)) as proc:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
+        code = proc.wait(120)
+    os.close(primary)
+    return code, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_report_shows_progress_on_a_terminal_only(devpi: DevpiClient, home: Path) -> None:
+    code, stdout, terminal = _devpi_with_terminal_stderr(home, "license", "report", "report-app")
+    assert code == 0, stdout + terminal
+    assert "resolving report-app with pip on alice/lic (" in terminal
+    assert "fetching licenses 12/12 (" in terminal
+    assert terminal.endswith("\r\x1b[K")  # the status line is gone before the summary
+    assert "resolving" not in stdout
+    # not a terminal, or a document: exactly the output, no status lines
+    for args in (("report-app",), ("report-app", "--format", "json")):
+        res = devpi("license", "report", *args)
+        assert "resolving" not in said(res)
+        assert "\x1b[K" not in said(res)
+    code, stdout, terminal = _devpi_with_terminal_stderr(
+        home, "license", "report", "report-app", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(stdout)["summary"]["total"] == 12
+    assert "resolving" not in terminal
