@@ -104,6 +104,12 @@ def _row_verdict(row: LicenseRow) -> str:
     )
 
 
+def hidden_lines(rows: Sequence[LicenseRow]) -> list[str]:
+    """``hidden by rules: certifi 2026.10.19.post1: <reason>``: newer versions pip did not
+    see, so the report names them (the closure has an older one)."""
+    return [f"hidden by rules: {row.name} {item}" for row in rows for item in row.hidden]
+
+
 def report_json(
     rows: Sequence[LicenseRow], summary: Summary, *, index: str, specs: Sequence[str], status: int
 ) -> str:

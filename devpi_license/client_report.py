@@ -12,15 +12,27 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devpi_foundry_common.progress import Progress
 from devpi_license.adapters.client_http import HubHttp
-from devpi_license.adapters.fetching import FetchError, fetch_licenses, fetch_project_files
+from devpi_license.adapters.fetching import (
+    FetchError,
+    fetch_hidden,
+    fetch_licenses,
+    fetch_project_files,
+)
 from devpi_license.adapters.resolving import resolve
-from devpi_license.client_output import Console, missing_wheel_lines, report_json, table_lines
+from devpi_license.client_output import (
+    Console,
+    hidden_lines,
+    missing_wheel_lines,
+    report_json,
+    table_lines,
+)
 from devpi_license.core.report import (
     WOULD_REFUSE,
     ExitCode,
@@ -68,15 +80,20 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
             http, index.url, resolution.releases,
             pending_seconds=args.pending_timeout, on_answer=fetched,
         )  # fmt: skip
+        hidden = fetch_hidden(http, index.url, resolution.releases) if index.policy else {}
     rows = [
-        row_from_result(r, answers[r.key].result, answers[r.key].error) for r in resolution.releases
-    ]
+        replace(row_from_result(r, answers[r.key].result, answers[r.key].error),
+                hidden=tuple(hidden.get(r.key, ())))
+        for r in resolution.releases
+    ]  # fmt: skip
     code = exit_code(rows)
     _emit(console, _render(args, index, resolution, rows, code), args.output)
     if args.format != "table" or args.output:
         for row in rows:
             if row.refused or row.verdict == WOULD_REFUSE:
                 console.error(f"{row.name} {row.version}: {row.verdict}: {row.reason or '-'}")
+    for line in hidden_lines(rows):
+        console.error(line)
     console.info(summarize(rows).text)
     return code
 

@@ -94,6 +94,9 @@ def _print_check(hub: Any, result: dict[str, Any]) -> int:
     upload = result.get("upload")
     if upload is not None:
         hub.line(f"  upload to {index}: {_served(upload, result, served='')}")
+    for item in result.get("hidden") or ():
+        reasons = "; ".join(item["reasons"])
+        hub.line(f"  hidden by rules: {result['project']} {item['version']}: {reasons}")
     if exists is False:
         return 2
     return 0 if result["allowed"] else 1

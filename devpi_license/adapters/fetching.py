@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from packaging.utils import canonicalize_name
 
@@ -147,3 +147,26 @@ def fetch_project_files(
         ]
 
     return dict(zip(keys, _map(files, keys), strict=True))
+
+
+def fetch_hidden(
+    http: JsonGetter, index_url: str, releases: Sequence[Release]
+) -> dict[str, list[str]]:
+    """For each release, the newer versions of its project that the index's rules hide
+    (``"2.0: <reason>"``), by :attr:`Release.key`, from devpi_policy's ``+policy/check``.
+
+    Best effort: an index that cannot say (no devpi_policy, an error) hides nothing here.
+    """
+
+    def hidden(release: Release) -> list[str]:
+        query = urlencode({"spec": release.name, "newer_than": release.version})
+        try:
+            status, body = http.get(f"{index_url.rstrip('/')}/+policy/check?{query}", JSON)
+        except FetchError:
+            return []
+        if status != HTTPStatus.OK or not isinstance(body, dict):
+            return []
+        items = (body.get("result") or {}).get("hidden") or ()
+        return [f"{i['version']}: {'; '.join(i['reasons'])}" for i in items if isinstance(i, dict)]
+
+    return dict(zip([r.key for r in releases], _map(hidden, list(releases)), strict=True))

@@ -134,6 +134,8 @@ class LicenseRow:
     verdict: str = "unknown"
     refused: bool = True
     reason: str | None = None
+    #: newer versions the index's rules hide from pip (``"2.0: <reason>"``)
+    hidden: tuple[str, ...] = ()
 
 
 def row_from_result(

@@ -81,3 +81,22 @@ def spec_held(spec: CheckSpec, versions: Iterable[str], filenames: Iterable[str]
     if spec.version is None:
         return any(True for _ in versions)
     return any(same_version(spec.version, held) for held in versions)
+
+
+def newest_versions(versions: Iterable[str], *, newer_than: str | None, limit: int) -> list[str]:
+    """The newest ``limit`` of ``versions`` (PEP 440; unparseable ones left out), newest
+    first, only those newer than ``newer_than`` when given.
+
+    >>> newest_versions(["1.0", "2.0", "x", "1.10"], newer_than="1.0", limit=5)
+    ['2.0', '1.10']
+    """
+    parsed = []
+    for text in set(versions):
+        try:
+            parsed.append((Version(text), text))
+        except InvalidVersion:
+            continue
+    if newer_than is not None:
+        floor = Version(newer_than)
+        parsed = [(v, t) for v, t in parsed if v > floor]
+    return [text for _, text in sorted(parsed, reverse=True)[:limit]]

@@ -5,6 +5,7 @@ varied licenses; the report's closure is pip's own."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,3 +291,33 @@ def test_report_shows_progress_on_a_terminal_only(devpi: DevpiClient, home: Path
     assert code == 0
     assert json.loads(stdout)["summary"]["total"] == 12
     assert "resolving" not in terminal
+
+
+def test_the_report_names_newer_versions_the_rules_hide(lic: Lic, devpi: DevpiClient) -> None:
+    hiding = "alice/lic-hiding"
+    lic.alice.create_index(hiding, bases=[INDEX], policy_exclude=["dep-a>=1.1"])
+    res = devpi("license", "report", "dep-a", "--index", hiding)
+    assert re.search(r"^dep-a\s+1\.0\s+Apache-2\.0\s+allowed", res.stdout, re.MULTILINE), said(res)
+    reason = f"'dep-a 1.1' is excluded by policy_exclude 'dep-a>=1.1' on {hiding}"
+    hidden = f"hidden by rules: dep-a 1.1: {reason}"
+    assert hidden in said(res)
+    data = json.loads(
+        devpi("license", "report", "dep-a", "--index", hiding, "--format", "json").stdout
+    )
+    dep_a = next(p for p in data["packages"] if p["name"] == "dep-a")
+    assert dep_a["hidden"] == [f"1.1: {reason}"]
+    # on the index without the rule nothing is hidden
+    plain = devpi("license", "report", "dep-a", "--format", "json")
+    assert all(p["hidden"] == [] for p in json.loads(plain.stdout)["packages"])
+
+
+def test_show_of_a_project_whose_releases_the_rules_hide(lic: Lic, devpi: DevpiClient) -> None:
+    refusing = "alice/lic-apache"
+    lic.alice.create_index(refusing, bases=[INDEX], license_deny=["Apache-2.0"])
+    res = devpi("license", "show", "dep-a", "--index", refusing, check=False)
+    assert res.returncode == 1, said(res)
+    assert f"dep-a 1.1 on {refusing} (stored in {INDEX})" in res.stdout
+    assert "license:    Apache-2.0" in res.stdout
+    deny = f"license 'Apache-2.0' is denied by license_deny 'Apache-2.0' on {refusing}"
+    assert f"verdict:    denied: {deny}" in res.stdout
+    assert "404" not in said(res)

@@ -54,3 +54,21 @@ def test_policy_check_of_what_does_not_exist_says_so(devpi: DevpiClient) -> None
         assert res.returncode == 0, res.stdout + res.stderr
         assert "does not exist" not in res.stdout
         assert "on alice/dev: allowed" in res.stdout
+
+
+def test_policy_check_of_a_project_names_the_versions_the_rules_hide(
+    devpi: DevpiClient, site: Site
+) -> None:
+    devpi("index", "-c", "alice/hides", "bases=root/pypi", "policy_exclude=up-pure>=2")
+    res = devpi("policy", "check", "up-pure", "--index", "alice/hides")
+    assert "up-pure on alice/hides: allowed" in res.stdout  # 1.0 is served
+    assert (
+        "hidden by rules: up-pure 2.0: 'up-pure 2.0' is excluded by policy_exclude "
+        "'up-pure>=2' on alice/hides" in res.stdout
+    )
+    assert "hidden by rules: up-pure 1.0" not in res.stdout
+    newer = site.alice.ok("GET", "alice/hides/+policy/check?spec=up-pure&newer_than=2.0")
+    assert newer["hidden"] == []
+    bad = site.alice.request("GET", "alice/hides/+policy/check?spec=up-pure&newer_than=x!")
+    assert bad.status == 400
+    assert "newer_than='x!' is not a version" in bad.json()["message"]

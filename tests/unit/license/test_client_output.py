@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from devpi_license.client_output import (
     Console,
+    hidden_lines,
     missing_wheel_lines,
     report_json,
     show_lines,
@@ -102,7 +103,7 @@ def test_report_json_has_rows_summary_and_status() -> None:
     assert data["packages"][2] == {
         "name": "x", "version": "2", "expression": "AGPL-3.0-only", "state": "known",
         "source": None, "verdict": "denied", "refused": True,
-        "reason": "denied by license_deny 'AGPL-*'",
+        "reason": "denied by license_deny 'AGPL-*'", "hidden": [],
     }  # fmt: skip
 
 
@@ -151,3 +152,9 @@ def test_show_of_a_release_only_dry_run_rules_refuse() -> None:
     verdict = {"state": "denied", "refused": False, "reason": None, "dry_run": [reason]}
     lines = show_lines({**RESULT, "verdict": verdict})
     assert lines[3] == f"  verdict:    would refuse (dry-run, let through): {reason}"
+
+
+def test_hidden_versions_are_named_per_release() -> None:
+    rows = [LicenseRow(name="certifi", version="2026.1", hidden=("2026.10.19.post1: x",)),
+            LicenseRow(name="idna", version="3.10")]  # fmt: skip
+    assert hidden_lines(rows) == ["hidden by rules: certifi 2026.10.19.post1: x"]
