@@ -164,6 +164,7 @@ devpi-foundry demo server is ready at {url}  (data in {serverdir})
     $devpi build request foundry-demo --wait
     $devpi license report foundry-demo
     pip install --index-url {url}/demo/dev/+simple/ foundry-demo
+  In a browser: {url}/demo/dev/+buildfarm/builds (the builds), {url}/demo/dev (the index)
   root has an empty password: set one (devpi user -m root password=...) before sharing this.
 Press Ctrl-C to stop."""
 

@@ -123,6 +123,12 @@ def test_readme_demo_on_a_mirror_without_metadata(
         assert mirror["mirror_no_project_list"] is True
         outputs = _run_demo(url, work, home)
         _assert_demo(outputs, work)
+        assert f"In a browser: {url}/demo/dev/+buildfarm/builds" in output
+        builds = DevpiApi(url).request(
+            "GET", "demo/dev/+buildfarm/builds", headers={"Accept": "text/html"}
+        )
+        assert builds.status == 200
+        assert b"foundry-demo 1.0" in builds.body
         assert "devpi policy|build|license" in output
         assert f"is {devpi_path}" in output
 
