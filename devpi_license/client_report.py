@@ -40,6 +40,7 @@ from devpi_license.core.report import (
     exit_code,
     parse_pip_report,
     row_from_result,
+    spec_names,
     summarize,
 )
 from devpi_license.core.wheels import MissingWheel, Target, missing_wheels, parse_python_version
@@ -80,11 +81,12 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
             http, index.url, resolution.releases,
             pending_seconds=args.pending_timeout, on_answer=fetched,
         )  # fmt: skip
-        hidden = fetch_hidden(http, index.url, resolution.releases) if index.policy else {}
+        wanted = [(r.name, r.version) for r in resolution.releases] if index.policy else []
+        hidden = fetch_hidden(http, index.url, wanted)
     rows = [
         replace(row_from_result(r, answers[r.key].result, answers[r.key].error),
-                hidden=tuple(hidden.get(r.key, ())))
-        for r in resolution.releases
+                hidden=tuple(hidden[n]) if hidden else ())
+        for n, r in enumerate(resolution.releases)
     ]  # fmt: skip
     code = exit_code(rows)
     _emit(console, _render(args, index, resolution, rows, code), args.output)
@@ -123,6 +125,11 @@ def _unresolved(  # noqa: PLR0913 - the report's state at the point pip failed
     console.error(error)
     if problem:
         console.error(f"could not look for releases without a wheel: {problem}")
+    names = spec_names(specs) if index.policy else []
+    for name, items in zip(names, fetch_hidden(http, index.url, [(n, None) for n in names]),
+                           strict=True):  # fmt: skip
+        for item in items:  # what pip did not see, and why
+            console.error(f"hidden by rules: {name} {item}")
     return ExitCode.REFUSED
 
 

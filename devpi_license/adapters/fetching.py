@@ -150,16 +150,18 @@ def fetch_project_files(
 
 
 def fetch_hidden(
-    http: JsonGetter, index_url: str, releases: Sequence[Release]
-) -> dict[str, list[str]]:
-    """For each release, the newer versions of its project that the index's rules hide
-    (``"2.0: <reason>"``), by :attr:`Release.key`, from devpi_policy's ``+policy/check``.
+    http: JsonGetter, index_url: str, wanted: Sequence[tuple[str, str | None]]
+) -> list[list[str]]:
+    """For each ``(project, newer_than)``, the versions of the project (newer than that
+    version, when given) that the index's rules hide, as ``"2.0: <reason>"``, from
+    devpi_policy's ``+policy/check``.
 
     Best effort: an index that cannot say (no devpi_policy, an error) hides nothing here.
     """
 
-    def hidden(release: Release) -> list[str]:
-        query = urlencode({"spec": release.name, "newer_than": release.version})
+    def hidden(item: tuple[str, str | None]) -> list[str]:
+        name, newer_than = item
+        query = urlencode({"spec": name, **({"newer_than": newer_than} if newer_than else {})})
         try:
             status, body = http.get(f"{index_url.rstrip('/')}/+policy/check?{query}", JSON)
         except FetchError:
@@ -169,4 +171,4 @@ def fetch_hidden(
         items = (body.get("result") or {}).get("hidden") or ()
         return [f"{i['version']}: {'; '.join(i['reasons'])}" for i in items if isinstance(i, dict)]
 
-    return dict(zip([r.key for r in releases], _map(hidden, list(releases)), strict=True))
+    return _map(hidden, list(wanted))

@@ -225,3 +225,19 @@ def newest_version(versions: Iterable[str]) -> str | None:
             continue
     finals = [p for p in parsed if not p[0].is_prerelease]
     return max(finals or parsed)[1] if parsed else None
+
+
+def spec_names(specs: Iterable[str]) -> list[str]:
+    """The project names of requirement SPECs, each once (unparseable ones left out).
+
+    >>> spec_names(["Flask>=3", "flask[async]", "not a spec!", "idna"])
+    ['Flask', 'idna']
+    """
+    names: dict[str, str] = {}
+    for spec in specs:
+        try:
+            name = Requirement(spec).name
+        except InvalidRequirement:
+            continue
+        names.setdefault(canonicalize_name(name), name)
+    return list(names.values())

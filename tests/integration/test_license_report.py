@@ -306,6 +306,15 @@ def test_the_report_names_newer_versions_the_rules_hide(lic: Lic, devpi: DevpiCl
     )
     dep_a = next(p for p in data["packages"] if p["name"] == "dep-a")
     assert dep_a["hidden"] == [f"1.1: {reason}"]
+    # a project the rules hide wholly: pip finds nothing, the report says why
+    lic.alice.modify_index(hiding, policy_exclude=["dep-a>=1.1", "dep-h"])
+    gone = devpi("license", "report", "dep-h", "--index", hiding, check=False)
+    assert gone.returncode == 1
+    assert "pip could not resolve dep-h" in said(gone)
+    assert (
+        f"hidden by rules: dep-h 3.1: 'dep-h 3.1' is excluded by policy_exclude 'dep-h' on {hiding}"
+        in said(gone)
+    )
     # on the index without the rule nothing is hidden
     plain = devpi("license", "report", "dep-a", "--format", "json")
     assert all(p["hidden"] == [] for p in json.loads(plain.stdout)["packages"])

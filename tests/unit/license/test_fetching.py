@@ -142,12 +142,12 @@ def test_hidden_versions_come_from_policy_check_newer_than_each_release() -> Non
     check = f"{INDEX}/+policy/check?spec=a&newer_than=1.0"
     hidden = [{"version": "2.0", "reasons": ["'a 2.0' is excluded by policy_exclude 'a>=2'"]}]
     http = FakeHttp({check: (200, {"result": {"hidden": hidden}}),
+                     f"{INDEX}/+policy/check?spec=d": (200, {"result": {"hidden": hidden}}),
                      f"{INDEX}/+policy/check?spec=b&newer_than=3": FetchError("down")})  # fmt: skip
-    releases = [Release(name="a", version="1.0"), Release(name="b", version="3"),
-                Release(name="c", version="1")]  # fmt: skip
-    found = fetch_hidden(http, INDEX, releases)
-    assert found == {
-        releases[0].key: ["2.0: 'a 2.0' is excluded by policy_exclude 'a>=2'"],
-        releases[1].key: [],  # could not ask: nothing claimed
-        releases[2].key: [],  # 404 (no devpi_policy): nothing claimed
-    }
+    found = fetch_hidden(http, INDEX, [("a", "1.0"), ("b", "3"), ("c", "1"), ("d", None)])
+    assert found == [
+        ["2.0: 'a 2.0' is excluded by policy_exclude 'a>=2'"],
+        [],  # could not ask: nothing claimed
+        [],  # 404 (no devpi_policy): nothing claimed
+        ["2.0: 'a 2.0' is excluded by policy_exclude 'a>=2'"],  # every version, no newer_than
+    ]
