@@ -8,6 +8,7 @@ from __future__ import annotations
 import platform
 import shutil
 import sys
+import time
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,3 +158,30 @@ def test_the_build_page_renders_its_log_in_chromium(
     )
     assert shown is not None
     assert shown.get_text() == raw.decode()
+
+
+def test_who_may_upload_is_shown_how_to_cancel_or_retry(tmp_path: Path) -> None:
+    # no worker: the build stays queued until cancelled
+    args = ("--buildfarm-workers", "0")
+    server = DevpiServer(tmp_path / "serverdir", BINDIR, args=args).start()
+    try:
+        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+        root.create_index("root/queued", bases=[], buildfarm_targets=[TARGET])
+        upload_with_tools(server, tmp_path, "root/queued", PROJECT)
+        deadline = time.monotonic() + 60
+        while not (jobs := root.ok("GET", "root/queued/+buildfarm/jobs")):  # queued after commit
+            assert time.monotonic() < deadline, "the upload queued no build"
+            time.sleep(0.2)
+        job = jobs[0]
+        assert job["state"] == "queued"
+        path = f"root/queued/+buildfarm/builds/{job['id']}"
+        actions = page(server, path, root.auth).select_one(".buildfarm-actions")
+        assert actions is not None
+        assert actions.pre.get_text() == f"devpi build cancel {job['id']} --index root/queued"
+        assert page(server, path).select_one(".buildfarm-actions") is None  # anonymous
+        root.ok("POST", f"root/queued/+buildfarm/jobs/{job['id']}/cancel")
+        actions = page(server, path, root.auth).select_one(".buildfarm-actions")
+        assert actions is not None
+        assert actions.pre.get_text() == f"devpi build retry {job['id']} --index root/queued"
+    finally:
+        server.stop()
