@@ -6,12 +6,15 @@ license (docs/policy.md, "What pip and uv show").
 * What the rules hide from an index's pages pip and uv never see: they say there is no
   such version (pip: ``from versions: ...``, uv: ``no version of ...``). Neither shows a
   reason for a page answered 403, nor a PEP 792 project status (checked by hand with
-  pip 26.3 and uv 0.13.8); ``devpi policy check`` is where the reason is. These tests
-  assert that too, so a client that starts showing more is noticed.
+  pip 26.3 and uv 0.13.8 against a stand-in server); ``devpi policy check`` is where the
+  reason is. These tests assert that too, so a client that starts showing more is noticed.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -99,3 +102,60 @@ def test_pip_and_uv_show_the_reason_of_a_refused_download(
     # from tmp_path: python -c puts the working directory (a checkout's egg-info) on sys.path
     listed = run([str(venv.python), "-c", names], home, cwd=tmp_path).stdout
     assert listed.strip() == "[]"  # nothing of ref-pkg was installed
+
+
+REASON = "policy: 'ref-pkg' is excluded by policy_exclude 'ref-pkg' on alice/dev"
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    """Project pages as a refusing index could answer them: ``/s403/`` a 403 whose reason
+    phrase and body are the reason, ``/s792/`` a PEP 792 ``quarantined`` status with it."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/s403/"):
+            status, kind, body = 403, "text/html", f"<html><body>{REASON}</body></html>"
+        elif "json" in self.headers.get("Accept", ""):
+            status, kind = 200, "application/vnd.pypi.simple.v1+json"
+            status_792 = {"status": "quarantined", "reason": REASON}
+            body = json.dumps({"meta": {"api-version": "1.4"}, "name": "ref-pkg", "files": [],
+                               "project-status": status_792})  # fmt: skip
+        else:
+            status, kind = 200, "text/html"
+            body = (
+                '<html><head><meta name="pypi:repository-version" content="1.4">'
+                '<meta name="pypi:project-status" content="quarantined">'
+                f'<meta name="pypi:project-status-reason" content="{REASON}"></head></html>'
+            )
+        data = body.encode()
+        self.send_response(status, REASON if status == 403 else None)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["s403", "s792"])
+def test_neither_client_shows_a_reason_given_on_the_project_page(
+    kind: str, tmp_path: Path, home: Path
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        simple = f"http://127.0.0.1:{server.server_address[1]}/{kind}/"
+        venv = Venv.create(tmp_path / "venv")
+        res, _ = pip_install(venv, home, simple, "ref-pkg", check=False)
+        assert res.returncode != 0
+        assert "(from versions: none)" in res.stdout + res.stderr
+        assert "excluded" not in res.stdout + res.stderr
+        uv_res = uv_pip_install(venv, home, simple, "ref-pkg", check=False)
+        assert uv_res.returncode != 0
+        assert "excluded" not in uv_res.stdout + uv_res.stderr
+        if kind == "s403":  # uv hints at the status, without the reason
+            assert "returned a 403 Forbidden error" in uv_res.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
