@@ -30,6 +30,7 @@ from devpi_license.client_output import (
     Console,
     hidden_lines,
     missing_wheel_lines,
+    project_hidden_lines,
     report_json,
     table_lines,
 )
@@ -128,8 +129,8 @@ def _unresolved(  # noqa: PLR0913 - the report's state at the point pip failed
     names = spec_names(specs) if index.policy else []
     for name, items in zip(names, fetch_hidden(http, index.url, [(n, None) for n in names]),
                            strict=True):  # fmt: skip
-        for item in items:  # what pip did not see, and why
-            console.error(f"hidden by rules: {name} {item}")
+        for line in project_hidden_lines(name, items):  # what pip did not see, and why
+            console.error(line)
     return ExitCode.REFUSED
 
 

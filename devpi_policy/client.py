@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import argparse
 
 client_hookimpl = HookimplMarker("devpiclient")
+#: hidden versions named one by one (newest first); the rest are counted
+HIDDEN_SHOWN = 3
 
 
 @client_hookimpl
@@ -94,9 +96,12 @@ def _print_check(hub: Any, result: dict[str, Any]) -> int:
     upload = result.get("upload")
     if upload is not None:
         hub.line(f"  upload to {index}: {_served(upload, result, served='')}")
-    for item in result.get("hidden") or ():
+    hidden = result.get("hidden") or []
+    for item in hidden[:HIDDEN_SHOWN]:
         reasons = "; ".join(item["reasons"])
         hub.line(f"  hidden by rules: {result['project']} {item['version']}: {reasons}")
+    if len(hidden) > HIDDEN_SHOWN:
+        hub.line(f"  ... and {len(hidden) - HIDDEN_SHOWN} older versions hidden by rules")
     if exists is False:
         return 2
     return 0 if result["allowed"] else 1

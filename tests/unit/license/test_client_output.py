@@ -158,3 +158,13 @@ def test_hidden_versions_are_named_per_release() -> None:
     rows = [LicenseRow(name="certifi", version="2026.1", hidden=("2026.10.19.post1: x",)),
             LicenseRow(name="idna", version="3.10")]  # fmt: skip
     assert hidden_lines(rows) == ["hidden by rules: certifi 2026.10.19.post1: x"]
+
+
+def test_many_hidden_versions_are_counted_after_the_newest_three() -> None:
+    hidden = tuple(f"{n}.0: excluded" for n in (5, 4, 3, 2, 1))
+    assert hidden_lines([LicenseRow(name="a", version="0.1", hidden=hidden)]) == [
+        "hidden by rules: a 5.0: excluded",
+        "hidden by rules: a 4.0: excluded",
+        "hidden by rules: a 3.0: excluded",
+        "... and 2 older versions of a hidden by rules",
+    ]
