@@ -18,10 +18,19 @@ from urllib.parse import urlencode
 
 from pluggy import HookimplMarker
 
-from devpi_buildfarm.client_output import print_job, print_jobs, print_request, print_targets
+from devpi_buildfarm.client_output import (
+    job_event_text,
+    print_job,
+    print_jobs,
+    print_request,
+    print_targets,
+    timings_text,
+    waiting_text,
+)
 from devpi_buildfarm.config import FEATURE
 from devpi_buildfarm.core.jobs import FINAL, JobState
 from devpi_buildfarm.core.requests import parse_requirements_file
+from devpi_foundry_common.progress import Progress
 
 if TYPE_CHECKING:
     import argparse
@@ -135,15 +144,23 @@ class _Commands:
         return 1 if failed else 0
 
     def _wait(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Poll the jobs until all are final; on a terminal (not with --json) each state
+        change is a line, with the stage timings when a job ends, under a status line."""
         pending, done = set(ids), {}
-        while pending:
-            for job_id in sorted(pending):
-                job = self.api.call("get", f"jobs/{job_id}")
-                if job["state"] in FINAL:
-                    done[job_id] = job
-                    pending.discard(job_id)
-            if pending:
-                time.sleep(POLL_SECONDS)
+        seen: dict[int, str] = {}
+        with Progress(enabled=not self.args.json) as progress:
+            while pending:
+                for job_id in sorted(pending):
+                    job = self.api.call("get", f"jobs/{job_id}")
+                    if seen.get(job_id) != job["state"]:
+                        seen[job_id] = job["state"]
+                        progress.note(job_event_text(job, progress.elapsed()))
+                    if job["state"] in FINAL:
+                        done[job_id] = job
+                        pending.discard(job_id)
+                if pending:
+                    progress.update(waiting_text([seen[i] for i in sorted(pending)]))
+                    time.sleep(POLL_SECONDS)
         return list(done.values())
 
     def list(self) -> int:
@@ -161,12 +178,17 @@ class _Commands:
             self.hub.line(json.dumps(job, indent=2))
             return 0
         print_job(self.hub, job)
-        offset = 0
+        offset, state = 0, job["state"]
+        # --follow on a terminal: state changes as lines between the log's (stderr)
+        progress = Progress(enabled=self.args.follow)
         while True:
             log = self.api.call("get", f"jobs/{self.args.job}/log", offset=offset)
             if log["text"]:
                 sys.stdout.write(log["text"])
                 sys.stdout.flush()
+            if log["state"] != state:
+                state = log["state"]
+                progress.note(f"job {self.args.job}: {state} ({progress.elapsed():.0f} s)")
             offset = log["next_offset"]
             if not self.args.follow or (log["state"] in FINAL and not log["text"]):
                 break
@@ -175,7 +197,8 @@ class _Commands:
         if not self.args.follow:
             return 0
         job = self.api.call("get", f"jobs/{self.args.job}")
-        self.hub.info(f"job {job['id']}: {job['state']}")
+        timings = timings_text(job["timings"])
+        self.hub.info(f"job {job['id']}: {job['state']}" + (f"  {timings}" if timings else ""))
         return 1 if job["state"] in ("failed", "cancelled") else 0
 
     def retry(self) -> int:

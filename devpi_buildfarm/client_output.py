@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
-from devpi_buildfarm.core.jobs import STAGES
+from devpi_buildfarm.core.jobs import FINAL, STAGES
 
 
 def _when(stamp: float | None) -> str:
@@ -19,6 +20,25 @@ def timings_text(timings: dict[str, float]) -> str:
     if parts:
         parts.append(f"total {sum(timings.values()):.2f}s")
     return "  ".join(parts)
+
+
+def job_event_text(job: dict[str, Any], seconds: float) -> str:
+    """``job 3 lxml 5.3.0 cp311-manylinux_x86_64: running (12 s)``; an ended job adds its
+    outcome and stage timings."""
+    text = (f"job {job['id']} {job['project']} {job['version']} {job['target']}: "
+            f"{job['state']} ({seconds:.0f} s)")  # fmt: skip
+    if job["state"] in FINAL:
+        outcome, timings = outcome_text(job), timings_text(job.get("timings") or {})
+        text += "".join(f"  {part}" for part in (outcome, timings) if part)
+    return text
+
+
+def waiting_text(states: list[str]) -> str:
+    """``waiting for 3 builds: 1 running, 2 queued``"""
+    counts = Counter(states)
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    noun = "build" if len(states) == 1 else "builds"
+    return f"waiting for {len(states)} {noun}: {parts}"
 
 
 def outcome_text(job: dict[str, Any]) -> str:

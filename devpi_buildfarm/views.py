@@ -254,3 +254,5 @@ def includeme(config: Any) -> None:
         route = f"devpi_buildfarm_{name}"
         config.add_route(route, PREFIX + path)
         config.add_view(view, route_name=route, request_method=method, permission=permission)
+    if config.registry["xom"].config.pluginmanager.has_plugin("devpi-web"):  # its renderer
+        config.include("devpi_buildfarm.web_pages")

@@ -5,7 +5,8 @@ for it and the index's verdict. ``devpi license report SPEC... [--python-version
 [--platform P] [--format table|json|cyclonedx] [--output FILE] [--index I]`` resolves the
 closure of SPECs with pip against the index and reports every release's license and verdict
 (see :mod:`devpi_license.client_report`). Both default to the current index.
-Exit status: 0 allowed; 1 a verdict refuses (or pip could not resolve); 2 (``report`` for
+Exit status: 0 allowed (also when only rules in ``policy_mode=dry-run`` would refuse);
+1 a verdict refuses (or pip could not resolve); 2 (``report`` for
 another target) some releases have no wheel for that target.
 """
 
@@ -15,10 +16,11 @@ import json
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from pluggy import HookimplMarker
 
-from devpi_license.config import FEATURE
+from devpi_license.config import FEATURE, POLICY_FEATURE
 
 if TYPE_CHECKING:
     import argparse
@@ -75,6 +77,8 @@ class Index:
     url: str
     name: str
     pip: PipIndex
+    #: the server runs devpi_policy (``+policy/check`` names what the rules hide)
+    policy: bool = False
 
 
 def license_command(hub: Any, args: argparse.Namespace) -> None:
@@ -111,7 +115,19 @@ def _connect(hub: Any, name: str | None) -> Index:
     index_url = url.url.rstrip("/")
     name = index_url[len(root.url.rstrip("/")) :].strip("/")
     trusted = url.hostname if url.scheme == "http" or hub.current.settrusted else None
-    return Index(index_url, name, PipIndex(simple.url, trusted))
+    policy = POLICY_FEATURE in api.get("features", ())
+    return Index(index_url, name, PipIndex(simple.url, trusted), policy=policy)
+
+
+def _hidden_versions(hub: Any, index: Index, name: str) -> list[str]:
+    """The versions of ``name`` the index's rules hide (devpi_policy's ``+policy/check``)."""
+    if not index.policy:
+        return []
+    url = f"{index.url}/+policy/check?{urlencode({'spec': name})}"
+    reply = hub.http_api("get", url, quiet=True, fatal=False)
+    if reply.status_code != HTTPStatus.OK:
+        return []
+    return [str(item["version"]) for item in (reply.result or {}).get("hidden") or ()]
 
 
 def _show(hub: Any, index: Index, args: argparse.Namespace) -> int:
@@ -124,11 +140,11 @@ def _show(hub: Any, index: Index, args: argparse.Namespace) -> int:
         hub.fatal(str(exc))
     if version is None:
         reply = hub.http_api("get", f"{index.url}/{name}", quiet=True, fatal=False)
-        if reply.status_code != HTTPStatus.OK:
-            hub.fatal(f"{name!r} is not on {index.name} ({reply.status_code})")
-        version = newest_version(reply.result or {})
+        served = list(reply.result or {}) if reply.status_code == HTTPStatus.OK else []
+        # the newest release even when the rules hide it: the verdict then says why
+        version = newest_version(served + _hidden_versions(hub, index, name))
         if version is None:
-            hub.fatal(f"{name!r} has no release on {index.name}")
+            hub.fatal(f"{name!r} is not on {index.name} ({reply.status_code})")
     reply = hub.http_api(
         "get", f"{index.url}/{name}/{version}/+license", quiet=True, type="license"
     )

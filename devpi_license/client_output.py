@@ -49,6 +49,9 @@ class Console:
 
 def _verdict_text(verdict: dict[str, Any]) -> str:
     state = str(verdict.get("state") or "unknown")
+    would_refuse = verdict.get("dry_run") or []
+    if would_refuse and not verdict.get("refused"):
+        return f"would refuse (dry-run, let through): {'; '.join(would_refuse)}"
     text = f"{state} (refused)" if verdict.get("refused") and state != "denied" else state
     return f"{text}: {verdict['reason']}" if verdict.get("reason") else text
 
@@ -99,6 +102,30 @@ def _row_verdict(row: LicenseRow) -> str:
         if row.reason and (row.refused or row.verdict != "allowed")
         else text
     )
+
+
+#: hidden versions of one project named one by one (newest first); the rest are counted
+HIDDEN_SHOWN = 3
+
+
+def hidden_lines(rows: Sequence[LicenseRow]) -> list[str]:
+    """``hidden by rules: certifi 2026.10.19.post1: <reason>``: newer versions pip did not
+    see, so the report names them (the closure has an older one)."""
+    return [line for row in rows for line in project_hidden_lines(row.name, row.hidden)]
+
+
+def project_hidden_lines(name: str, hidden: Sequence[str]) -> list[str]:
+    """The first :data:`HIDDEN_SHOWN` hidden versions of a project, then how many more.
+
+    >>> project_hidden_lines("a", ["4: r", "3: r", "2: r", "1: r"])[-1]
+    '... and 1 older versions of a hidden by rules'
+    """
+    lines = [f"hidden by rules: {name} {item}" for item in hidden[:HIDDEN_SHOWN]]
+    if len(hidden) > HIDDEN_SHOWN:
+        lines.append(
+            f"... and {len(hidden) - HIDDEN_SHOWN} older versions of {name} hidden by rules"
+        )
+    return lines
 
 
 def report_json(

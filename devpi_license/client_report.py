@@ -12,20 +12,36 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devpi_foundry_common.progress import Progress
 from devpi_license.adapters.client_http import HubHttp
-from devpi_license.adapters.fetching import FetchError, fetch_licenses, fetch_project_files
+from devpi_license.adapters.fetching import (
+    FetchError,
+    fetch_hidden,
+    fetch_licenses,
+    fetch_project_files,
+)
 from devpi_license.adapters.resolving import resolve
-from devpi_license.client_output import Console, missing_wheel_lines, report_json, table_lines
+from devpi_license.client_output import (
+    Console,
+    hidden_lines,
+    missing_wheel_lines,
+    project_hidden_lines,
+    report_json,
+    table_lines,
+)
 from devpi_license.core.report import (
+    WOULD_REFUSE,
     ExitCode,
     InvalidPipReportError,
     exit_code,
     parse_pip_report,
     row_from_result,
+    spec_names,
     summarize,
 )
 from devpi_license.core.wheels import MissingWheel, Target, missing_wheels, parse_python_version
@@ -44,39 +60,78 @@ def run_report(hub: Any, index: Index, args: argparse.Namespace) -> int:
     console = Console(hub, stdout_is_document=args.format != "table" and not args.output)
     target = _target(hub, args)
     http = HubHttp(hub, index.url)
-    run = resolve(index.pip, args.specs, target.pip_args())
+    # on a terminal, and only for the table: documents keep stderr free of status lines
+    progress = Progress(enabled=args.format == "table")
+    with progress:
+        progress.update(f"resolving {' '.join(args.specs)} with pip on {index.name}")
+        run = resolve(index.pip, args.specs, target.pip_args())
     if run.returncode != 0:
-        missing: list[MissingWheel] = []
-        problem: str | None = None
-        if target.binary_only:
-            missing, problem = _missing_wheels(http, index, args.specs, target)
-        if missing:
-            for line in missing_wheel_lines(missing, target_text(target), index.name):
-                console.error(line)
-            return ExitCode.MISSING_WHEELS
-        console.error(f"pip could not resolve {' '.join(args.specs)} on {index.name}:")
-        console.error(run.error)
-        if problem:
-            console.error(f"could not look for releases without a wheel: {problem}")
-        return ExitCode.REFUSED
+        return _unresolved(console, progress, http=http, index=index, specs=args.specs,
+                           target=target, error=run.error)  # fmt: skip
     try:
         resolution = parse_pip_report(run.report)
     except InvalidPipReportError as exc:
         hub.fatal(str(exc))
-    answers = fetch_licenses(
-        http, index.url, resolution.releases, pending_seconds=args.pending_timeout
-    )
+
+    def fetched(settled: int, total: int, pending: int) -> None:
+        waiting = f", {pending} still being read by the server" if pending else ""
+        progress.update(f"fetching licenses {settled}/{total}{waiting}")
+
+    with progress:
+        answers = fetch_licenses(
+            http, index.url, resolution.releases,
+            pending_seconds=args.pending_timeout, on_answer=fetched,
+        )  # fmt: skip
+        wanted = [(r.name, r.version) for r in resolution.releases] if index.policy else []
+        hidden = fetch_hidden(http, index.url, wanted)
     rows = [
-        row_from_result(r, answers[r.key].result, answers[r.key].error) for r in resolution.releases
-    ]
+        replace(row_from_result(r, answers[r.key].result, answers[r.key].error),
+                hidden=tuple(hidden[n]) if hidden else ())
+        for n, r in enumerate(resolution.releases)
+    ]  # fmt: skip
     code = exit_code(rows)
     _emit(console, _render(args, index, resolution, rows, code), args.output)
     if args.format != "table" or args.output:
         for row in rows:
-            if row.refused:
+            if row.refused or row.verdict == WOULD_REFUSE:
                 console.error(f"{row.name} {row.version}: {row.verdict}: {row.reason or '-'}")
+    for line in hidden_lines(rows):
+        console.error(line)
     console.info(summarize(rows).text)
     return code
+
+
+def _unresolved(  # noqa: PLR0913 - the report's state at the point pip failed
+    console: Console,
+    progress: Progress,
+    *,
+    http: HubHttp,
+    index: Index,
+    specs: list[str],
+    target: Target,
+    error: str,
+) -> int:
+    """Print why pip could not resolve SPECs (for a target: which releases lack a wheel)."""
+    missing: list[MissingWheel] = []
+    problem: str | None = None
+    if target.binary_only:
+        with progress:
+            progress.update(f"looking for releases without a wheel for {target_text(target)}")
+            missing, problem = _missing_wheels(http, index, specs, target)
+    if missing:
+        for line in missing_wheel_lines(missing, target_text(target), index.name):
+            console.error(line)
+        return ExitCode.MISSING_WHEELS
+    console.error(f"pip could not resolve {' '.join(specs)} on {index.name}:")
+    console.error(error)
+    if problem:
+        console.error(f"could not look for releases without a wheel: {problem}")
+    names = spec_names(specs) if index.policy else []
+    for name, items in zip(names, fetch_hidden(http, index.url, [(n, None) for n in names]),
+                           strict=True):  # fmt: skip
+        for line in project_hidden_lines(name, items):  # what pip did not see, and why
+            console.error(line)
+    return ExitCode.REFUSED
 
 
 def _target(hub: Any, args: argparse.Namespace) -> Target:
@@ -86,7 +141,7 @@ def _target(hub: Any, args: argparse.Namespace) -> Target:
             import cyclonedx  # noqa: F401
         except ImportError:
             hub.fatal("--format cyclonedx needs cyclonedx-python-lib: "
-                      "pip install 'devpi-foundry[client]'")  # fmt: skip
+                      "pip install 'devpi-foundry-client[cyclonedx]'")  # fmt: skip
     try:
         python = parse_python_version(args.python_version) if args.python_version else None
     except ValueError as exc:

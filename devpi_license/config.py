@@ -22,6 +22,9 @@ DEFAULTS: Final = MappingProxyType(
 #: without devpi_policy is refused rather than silently not enforced.
 POLICY_FEATURE: Final = "devpi-policy"
 NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown")
+#: devpi_policy's option for an index's mode: in ``dry-run`` its refusals are let through
+POLICY_MODE: Final = "policy_mode"
+DRY_RUN: Final = "dry-run"
 
 #: Counters and gauges published in ``/+status`` (prefixed with ``devpi_license_``).
 COUNTERS: Final = [

@@ -32,6 +32,8 @@ def _row(found: Any, verdict: dict[str, Any], url: str) -> str:
     parts = [f"<span class='license-expression'>{text}</span>"]
     state = "refused" if verdict["refused"] else verdict["state"]
     reason = f": {escape(verdict['reason'])}" if verdict.get("reason") else ""
+    if not verdict["refused"] and verdict.get("dry_run"):
+        state, reason = "would refuse (dry-run)", f": {escape('; '.join(verdict['dry_run']))}"
     parts.append(f"<span class='license-verdict'>verdict: {escape(state)}{reason}</span>")
     if found is not None and found.conflicts:
         conflicts = "; ".join(escape(c) for c in found.conflicts)

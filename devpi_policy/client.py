@@ -3,7 +3,8 @@
 ``devpi policy show [--index I]`` prints the rules that apply to an index;
 ``devpi policy check SPEC [--index I]`` says whether the index allows SPEC (a project,
 ``project==version`` or a file name) and, if not, which rule of which index refuses it.
-Exit status: 0 allowed, 1 refused.
+Exit status: 0 allowed (also when only rules in ``policy_mode=dry-run`` would refuse it),
+1 refused, 2 SPEC exists on no index of the inheritance path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     import argparse
 
 client_hookimpl = HookimplMarker("devpiclient")
+#: hidden versions named one by one (newest first); the rest are counted
+HIDDEN_SHOWN = 3
 
 
 @client_hookimpl
@@ -52,8 +55,9 @@ def policy(hub: Any, args: argparse.Namespace) -> None:
     if args.policy_command == "check":
         check_url = url.addpath("+policy/check", asdir=False).replace(query={"spec": args.spec})
         reply = hub.http_api("get", check_url, quiet=True, type="policy-check")
-        if not _print_check(hub, reply.result):
-            raise SystemExit(1)
+        code = _print_check(hub, reply.result)
+        if code:
+            raise SystemExit(code)
         return
     reply = hub.http_api("get", url.addpath("+policy", asdir=False), quiet=True, type="policy")
     _print_show(hub, reply.result)
@@ -77,19 +81,54 @@ def _print_show(hub: Any, result: dict[str, Any]) -> None:
         hub.line(f"  {entry['index']}{inherited}: {' '.join(rules) or 'no rules'}")
 
 
-def _print_check(hub: Any, result: dict[str, Any]) -> bool:
-    what = result["filename"] or " ".join(filter(None, (result["project"], result["version"])))
-    verdict = "allowed" if result["allowed"] else "REFUSED"
-    hub.info(f"{what} on {result['index']}: {verdict}")
+def _print_check(hub: Any, result: dict[str, Any]) -> int:
+    """Print the answer of ``+policy/check``; returns the exit status (0 allowed, also
+    when only dry-run rules refuse; 1 refused; 2 SPEC is on no index of the path)."""
+    index, exists = result["index"], result.get("exists", True)
+    _print_verdict(hub, result, exists=exists)
     for reason in result["reasons"]:
         hub.line(f"  refused: {reason}")
     for reason in result["dry_run"]:
-        hub.line(f"  dry-run (let through): {reason}")
-    if len(result["sources"]) > 1 or not result["allowed"]:
+        hub.line(f"  would refuse (dry-run, let through): {reason}")
+    if len(result["sources"]) > 1 or not result["allowed"] or result["dry_run"]:
         for source in result["sources"]:
-            state = "allowed" if source["allowed"] else "refused"
-            hub.line(f"  if held by {source['index']}: served {state}")
+            hub.line(f"  if held by {source['index']}: {_served(source, result)}")
     upload = result.get("upload")
     if upload is not None:
-        hub.line(f"  upload to {result['index']}: {'allowed' if upload['allowed'] else 'refused'}")
-    return bool(result["allowed"])
+        hub.line(f"  upload to {index}: {_served(upload, result, served='')}")
+    hidden = result.get("hidden") or []
+    for item in hidden[:HIDDEN_SHOWN]:
+        reasons = "; ".join(item["reasons"])
+        hub.line(f"  hidden by rules: {result['project']} {item['version']}: {reasons}")
+    if len(hidden) > HIDDEN_SHOWN:
+        hub.line(f"  ... and {len(hidden) - HIDDEN_SHOWN} older versions hidden by rules")
+    if exists is False:
+        return 2
+    return 0 if result["allowed"] else 1
+
+
+def _print_verdict(hub: Any, result: dict[str, Any], *, exists: bool | None) -> None:
+    what = result["filename"] or " ".join(filter(None, (result["project"], result["version"])))
+    verdict = "REFUSED" if not result["allowed"] else "allowed"
+    if result["allowed"] and result["dry_run"]:
+        verdict = "allowed: dry-run, the rules would refuse it"
+    if exists is False:
+        hub.error(f"{what} does not exist on {result['index']} or the indexes it inherits from")
+        hub.line(f"  were it there: {verdict}")
+        return
+    hub.info(f"{what} on {result['index']}: {verdict}")
+    if exists is None:
+        hub.line(f"  (not every index could be asked whether it holds {what})")
+
+
+def _served(decision: dict[str, Any], overall: dict[str, Any], served: str = "served ") -> str:
+    """``served refused: <reason>`` (reasons the overall answer did not print already)."""
+    if not decision["allowed"]:
+        state, reasons = "refused", decision["reasons"]
+    elif decision["dry_run"]:
+        state, reasons = "let through (dry-run, would refuse)", decision["dry_run"]
+    else:
+        return f"{served}allowed"
+    shown = set(overall["reasons"]) | set(overall["dry_run"])
+    extra = [r for r in reasons if r not in shown]
+    return f"{served}{state}" + (f": {'; '.join(extra)}" if extra else "")

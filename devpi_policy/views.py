@@ -23,7 +23,7 @@ from pyramid.tweens import EXCVIEW
 from devpi_foundry_common.indexconfig import INDEX_ROUTES
 from devpi_policy import web
 from devpi_policy.adapters import jsonapi, requests
-from devpi_policy.adapters.checkapi import check_spec
+from devpi_policy.adapters.checkapi import check_spec, parse_newer_than
 from devpi_policy.adapters.devpi import inheritance_path, metrics_for, upgrade_index_options
 from devpi_policy.adapters.policy import policy_cache
 from devpi_policy.adapters.serving import ServingView
@@ -167,7 +167,7 @@ def policy_check(request: Any) -> None:
     """``GET /{user}/{index}/+policy/check?spec=``: would this index refuse SPEC, and why."""
     spec = request.GET.get("spec", "")
     try:
-        result = check_spec(request.context.stage, spec)
+        result = check_spec(request.context.stage, spec, parse_newer_than(request.GET))
     except InvalidSpecError as exc:
         apireturn(400, message=str(exc))
     _metrics(request).inc("checks_total")

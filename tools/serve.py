@@ -1,16 +1,15 @@
 """Run devpi-server with the devpi-foundry plugins and the example configuration.
 
 ``tox -e serve`` runs this: it initialises a serverdir (git-ignored ``.serverdir/`` in the
-checkout by default), starts devpi-server with ``examples/devpi-server.yaml``, creates or
-updates the users and indexes of ``examples/demo.toml``, prints how to use it and serves
-until interrupted (Ctrl-C). The embedded default: SQLite storage, no extra services.
+checkout by default), starts devpi-server with ``examples/devpi-server.yaml``, creates the
+users and indexes of ``examples/demo.toml`` on the first start only (serve_examples.py),
+prints the demo's commands with the path of the ``devpi`` that has the plugin commands and
+serves until interrupted (Ctrl-C). The embedded default: SQLite storage, no extra services.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import shutil
 import signal
 import subprocess
@@ -18,12 +17,14 @@ import sys
 import time
 import tomllib
 import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
+
+import serve_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDIR = Path(sys.executable).parent
+#: seconds between "still waiting" lines while devpi-server starts
+PROGRESS_SECONDS = 5.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,80 +37,79 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--mirror-url",
         default=None,
-        help="point root/pypi at another upstream (an internal mirror, or a test server)",
+        help="point root/pypi at another upstream (an internal mirror, or a test server) "
+        "when the examples are applied",
+    )
+    parser.add_argument(
+        "--reapply-examples",
+        action="store_true",
+        help="create the examples' users and indexes that are missing and set the example "
+        "options again on those that exist (otherwise only the first start applies them)",
     )
     parser.add_argument("server_args", nargs="*", help="more devpi-server options (after --)")
     return parser.parse_args(argv)
 
 
+def say(text: str) -> None:
+    print(f"serve: {text}", flush=True)
+
+
 def run_tool(*cmd: str) -> None:
+    say(" ".join(cmd))
     subprocess.run([str(BINDIR / cmd[0]), *cmd[1:]], check=True)
 
 
-def request(url: str, method: str = "GET", data: Any = None, auth: str | None = None) -> Any:
-    headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    if auth:
-        headers["X-Devpi-Auth"] = auth
-    body = None if data is None else json.dumps(data).encode()
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - our own server
-        return json.load(resp).get("result")
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> float:
+    """Wait until devpi-server answers ``/+api``, saying so every few seconds; the seconds."""
+    start = time.monotonic()
+    next_note = start + PROGRESS_SECONDS
+    while (now := time.monotonic()) < start + timeout:
         if proc.poll() is not None:
             sys.exit(f"devpi-server exited with {proc.returncode}")
         try:
-            request(f"{url}/+api")
+            serve_examples.request(f"{url}/+api")
         except (OSError, urllib.error.URLError):
+            if now >= next_note:
+                say(f"still waiting for devpi-server ({now - start:.0f} s; it derives the "
+                    "server secret's key first)")  # fmt: skip
+                next_note += PROGRESS_SECONDS
             time.sleep(0.2)
         else:
-            return
+            return now - start
     proc.terminate()
     sys.exit(f"devpi-server did not answer on {url} within {timeout} s")
 
 
-def login(url: str, user: str, password: str) -> str:
-    result = request(f"{url}/+login", "POST", {"user": user, "password": password})
-    return base64.b64encode(f"{user}:{result['password']}".encode()).decode()
+def server_command(args: argparse.Namespace, data: Path, secret: Path) -> list[str]:
+    cmd = [str(BINDIR / "devpi-server"), "-c", str(args.config), "--serverdir", str(data)]
+    cmd += ["--secretfile", str(secret), "--host", args.host, "--port", str(args.port)]
+    if shutil.which("bwrap") is None:
+        # a demo must build on a fresh machine; a production server installs bubblewrap
+        say("bubblewrap (bwrap) is not installed, so the demo allows unisolated local "
+            "builds (--buildfarm-allow-unisolated): package code then runs without a sandbox. "
+            "Install bubblewrap to isolate builds.")  # fmt: skip
+        cmd.append("--buildfarm-allow-unisolated")
+    return [*cmd, *args.server_args]
 
 
-def apply_setup(url: str, setup: dict[str, Any], mirror_url: str | None) -> None:
-    """Create or update the users and indexes of ``setup`` (examples/demo.toml)."""
-    root = login(url, "root", "")
-    users = setup.get("users", {})
-    for name, cfg in users.items():
-        try:
-            request(f"{url}/{name}", auth=root)
-        except urllib.error.HTTPError:
-            request(f"{url}/{name}", "PUT", cfg, auth=root)
-    for name, wanted in setup.get("indexes", {}).items():
-        cfg = dict(wanted)
-        if mirror_url and cfg.get("type") == "mirror":
-            cfg["mirror_url"] = mirror_url
-        user = name.split("/")[0]
-        auth = root if user == "root" else login(url, user, users[user]["password"])
-        try:
-            current = request(f"{url}/{name}?no_projects=", auth=auth)
-        except urllib.error.HTTPError:
-            request(f"{url}/{name}", "PUT", cfg, auth=auth)
-            continue
-        current.pop("projects", None)
-        request(f"{url}/{name}", "PATCH", {**current, **cfg}, auth=auth)
-
-
-def warm_mirrors(url: str) -> None:
-    """Load root/pypi's project list now: PyPI's has ~1M names, and devpi answers 404
-    to requests that time out while the first load is still running."""
-    print("loading the project list of root/pypi ...", flush=True)
-    req = urllib.request.Request(f"{url}/root/pypi/+simple/", headers={"Accept": "text/html"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(req, timeout=300) as resp:  # noqa: S310
-            resp.read()
-    except (OSError, urllib.error.URLError) as exc:
-        print(f"warning: root/pypi's project list did not load: {exc}", flush=True)
+def setup_examples(url: str, args: argparse.Namespace) -> str:
+    """Apply the examples on the first start (or with --reapply-examples); what it did."""
+    serverdir: Path = args.serverdir
+    record = serve_examples.read_record(serverdir)
+    if record is not None and not args.reapply_examples:
+        if args.mirror_url:
+            say("--mirror-url is not applied on a later start: root/pypi exists (use "
+                "--reapply-examples, or devpi index root/pypi mirror_url=...)")  # fmt: skip
+        return serve_examples.later_start_note(record, args.setup)
+    setup = tomllib.loads(args.setup.read_text())
+    say(f"applying {args.setup.name}")
+    done = serve_examples.apply(url, setup, args.mirror_url, update=args.reapply_examples)
+    if record is None:
+        serve_examples.write_record(serverdir, args.setup, done)
+    parts = [f"{what}: {', '.join(names)}" for what, names in (
+        ("created", done.created), ("updated", done.updated), ("left as they were", done.kept))
+        if names]  # fmt: skip
+    return f"{args.setup.name} applied ({'; '.join(parts) or 'nothing to do'})."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,19 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         # root/pypi comes from the setup file, so --mirror-url applies before any name is
         # fetched (devpi keeps a mirror's cached name list when its mirror_url changes)
         run_tool("devpi-init", "--serverdir", str(data), "--no-root-pypi")
-    cmd = [str(BINDIR / "devpi-server"), "-c", str(args.config), "--serverdir", str(data)]
-    cmd += ["--secretfile", str(secret), "--host", args.host, "--port", str(args.port)]
-    if shutil.which("bwrap") is None:
-        # a demo must build on a fresh machine; a production server installs bubblewrap
-        print(
-            "note: bubblewrap (bwrap) is not installed, so the demo allows unisolated local "
-            "builds (--buildfarm-allow-unisolated): package code then runs without a sandbox. "
-            "Install bubblewrap to isolate builds.",
-            flush=True,
-        )
-        cmd.append("--buildfarm-allow-unisolated")
     url = f"http://{args.host}:{args.port}"
-    proc = subprocess.Popen([*cmd, *args.server_args])
+    say(f"starting devpi-server on {url} (data in {serverdir})")
+    proc = subprocess.Popen(server_command(args, data, secret))
     # Ctrl-C or a SIGTERM stop devpi-server, and then this script (explicit handlers: a
     # shell that starts us in the background ignores SIGINT, which Python would inherit)
     stopping = []
@@ -146,22 +136,35 @@ def main(argv: list[str] | None = None) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    wait_ready(url, proc)
-    apply_setup(url, tomllib.loads(args.setup.read_text()), args.mirror_url)
-    warm_mirrors(url)
-    features = sorted(f for f in request(f"{url}/+api")["features"] if f.startswith("devpi-"))
-    print(_banner(url, serverdir, features), flush=True)
+    seconds = wait_ready(url, proc)
+    say(f"devpi-server answers after {seconds:.1f} s")
+    examples = setup_examples(url, args)
+    api = serve_examples.request(f"{url}/+api")
+    features = sorted(f for f in api["features"] if f.startswith("devpi-"))
+    print(banner(url, serverdir, features, examples), flush=True)
     returncode = proc.wait()
     return 0 if stopping else returncode
 
 
-def _banner(url: str, serverdir: Path, features: list[str]) -> str:
+def banner(url: str, serverdir: Path, features: list[str], examples: str) -> str:
+    devpi = BINDIR / "devpi"
+    demo = ROOT / "examples" / "demo-project"
     return f"""
 devpi-foundry demo server is ready at {url}  (data in {serverdir})
   plugins:  {", ".join(features)}
   indexes:  root/pypi (mirror of PyPI), demo/dev (user demo, password demo, bases root/pypi)
-  pip:      pip install --index-url {url}/demo/dev/+simple/ <project>
-  devpi:    devpi use {url}/demo/dev && devpi login demo --password demo
+  {examples}
+  The devpi client with the plugin commands (devpi policy|build|license) is {devpi}
+  Try the demo (README.md, "Try the demo"):
+    devpi={devpi}
+    $devpi use {url}/demo/dev
+    $devpi login demo --password demo
+    $devpi policy check pycrypto
+    (cd {demo} && $devpi upload --no-vcs --no-isolation --sdist)
+    $devpi build request foundry-demo --wait
+    $devpi license report foundry-demo
+    pip install --index-url {url}/demo/dev/+simple/ foundry-demo
+  In a browser: {url}/demo/dev/+buildfarm/builds (the builds), {url}/demo/dev (the index)
   root has an empty password: set one (devpi user -m root password=...) before sharing this.
 Press Ctrl-C to stop."""
 

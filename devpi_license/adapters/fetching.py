@@ -7,12 +7,13 @@ extracted yet (``pending``) are asked again until they settle or the time is up.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from packaging.utils import canonicalize_name
 
@@ -86,21 +87,37 @@ def _map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(func, items))
 
 
-def fetch_licenses(
+def fetch_licenses(  # noqa: PLR0913 - what to fetch, then keyword-only knobs
     http: JsonGetter,
     index_url: str,
     releases: Sequence[Release],
     *,
     pending_seconds: float = 30.0,
     clock: Clock | None = None,
+    on_answer: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Answer]:
-    """Every release's answer by :attr:`Release.key`, pending ones retried for a while."""
+    """Every release's answer by :attr:`Release.key`, pending ones retried for a while.
+
+    ``on_answer(settled, total, pending)`` is called after each answer (from the fetching
+    threads), for a progress display.
+    """
     clock = clock or Clock()
     deadline = clock.now() + pending_seconds
     answers: dict[str, Answer] = {}
     todo = list(releases)
+    lock = threading.Lock()
+
+    def fetch(release: Release) -> Answer:
+        answer = fetch_license(http, index_url, release.name, release.version)
+        if on_answer is not None:
+            with lock:
+                answers[release.key] = answer
+                pending = sum(a.pending for a in answers.values())
+                on_answer(len(answers) - pending, len(releases), pending)
+        return answer
+
     while todo:
-        found = _map(lambda r: fetch_license(http, index_url, r.name, r.version), todo)
+        found = _map(fetch, todo)
         answers.update((r.key, a) for r, a in zip(todo, found, strict=True))
         todo = [r for r in todo if answers[r.key].pending]
         if todo and clock.now() + POLL_SECONDS > deadline:
@@ -130,3 +147,28 @@ def fetch_project_files(
         ]
 
     return dict(zip(keys, _map(files, keys), strict=True))
+
+
+def fetch_hidden(
+    http: JsonGetter, index_url: str, wanted: Sequence[tuple[str, str | None]]
+) -> list[list[str]]:
+    """For each ``(project, newer_than)``, the versions of the project (newer than that
+    version, when given) that the index's rules hide, as ``"2.0: <reason>"``, from
+    devpi_policy's ``+policy/check``.
+
+    Best effort: an index that cannot say (no devpi_policy, an error) hides nothing here.
+    """
+
+    def hidden(item: tuple[str, str | None]) -> list[str]:
+        name, newer_than = item
+        query = urlencode({"spec": name, **({"newer_than": newer_than} if newer_than else {})})
+        try:
+            status, body = http.get(f"{index_url.rstrip('/')}/+policy/check?{query}", JSON)
+        except FetchError:
+            return []
+        if status != HTTPStatus.OK or not isinstance(body, dict):
+            return []
+        items = (body.get("result") or {}).get("hidden") or ()
+        return [f"{i['version']}: {'; '.join(i['reasons'])}" for i in items if isinstance(i, dict)]
+
+    return _map(hidden, list(wanted))

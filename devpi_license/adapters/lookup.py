@@ -19,7 +19,7 @@ from devpi_foundry_common.singletons import per_server
 from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.extracting import Extractor
 from devpi_license.adapters.store import LicenseStore
-from devpi_license.config import ServerOptions
+from devpi_license.config import DRY_RUN, POLICY_MODE, ServerOptions
 from devpi_license.core.release import from_versiondata
 from devpi_license.core.rules import LicenseRules, verdict
 
@@ -120,19 +120,26 @@ def holder_of(xom: Any, index: str, project: str, version: str) -> Any | None:
 
 def path_verdict(stage: Any, holder: Any, found: ReleaseLicense | None) -> dict[str, Any]:
     """The verdict of the license rules of every index from ``stage`` down to ``holder``:
-    the first that refuses decides (its reason names it); else the queried index's."""
+    the first that refuses in ``enforce`` mode decides (its reason names it); else the
+    queried index's. Refusals of indexes in ``policy_mode=dry-run`` are let through, as
+    devpi_policy does, and listed in ``dry_run`` ("would refuse")."""
     first = None
+    would_refuse: list[str] = []
     for current in stage.sro():
         rules = LicenseRules.from_options(current.ixconfig)
         result = verdict(rules, found.expression if found else None, pending=found is None)
         if first is None:
             first = (result, current.name)
         if result.refused:
-            return {"state": result.state, "refused": True,
-                    "reason": f"{result.reason} on {current.name}"}  # fmt: skip
+            reason = f"{result.reason} on {current.name}"
+            if current.ixconfig.get(POLICY_MODE) != DRY_RUN:
+                return {"state": result.state, "refused": True, "reason": reason,
+                        "dry_run": would_refuse}  # fmt: skip
+            would_refuse.append(reason)
         if current.name == holder.name:
             break
     assert first is not None  # noqa: S101 - sro() starts with the stage itself
     result, name = first
     return {"state": result.state, "refused": False,
-            "reason": f"{result.reason} on {name}" if result.reason else None}  # fmt: skip
+            "reason": f"{result.reason} on {name}" if result.reason else None,
+            "dry_run": would_refuse}  # fmt: skip

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 #: Verdict states in the order a summary lists them.
-VERDICTS: Final = ("allowed", "denied", "unknown", "pending", "error")
+VERDICTS: Final = ("allowed", "would refuse", "denied", "unknown", "pending", "error")
+#: the verdict of a release that only rules in ``policy_mode=dry-run`` refuse
+WOULD_REFUSE: Final = "would refuse"
 
 
 class ExitCode(enum.IntEnum):
@@ -132,6 +134,8 @@ class LicenseRow:
     verdict: str = "unknown"
     refused: bool = True
     reason: str | None = None
+    #: newer versions the index's rules hide from pip (``"2.0: <reason>"``)
+    hidden: tuple[str, ...] = ()
 
 
 def row_from_result(
@@ -139,24 +143,29 @@ def row_from_result(
 ) -> LicenseRow:
     """A row from the server's ``+license`` result, or from why there is none."""
     if result is None:
-        reason = error or "the server returned no license"
         return LicenseRow(
             name=release.name,
             version=release.version,
             state="error",
             verdict="error",
-            reason=reason,
+            reason=error or "the server returned no license",
         )
     verdict = result.get("verdict") or {}
+    refused = bool(verdict.get("refused", True))
+    state = str(verdict.get("state") or "unknown")
+    reason: str | None = verdict.get("reason")
+    would_refuse = verdict.get("dry_run") or []
+    if would_refuse and not refused:  # the server lets it through, as the report does
+        state, reason = WOULD_REFUSE, f"{'; '.join(would_refuse)} (dry-run)"
     return LicenseRow(
         name=release.name,
         version=release.version,
         expression=result.get("expression"),
         state=str(result.get("state") or "unknown"),
         source=result.get("source"),
-        verdict=str(verdict.get("state") or "unknown"),
-        refused=bool(verdict.get("refused", True)),
-        reason=verdict.get("reason"),
+        verdict=state,
+        refused=refused,
+        reason=reason,
     )
 
 
@@ -216,3 +225,19 @@ def newest_version(versions: Iterable[str]) -> str | None:
             continue
     finals = [p for p in parsed if not p[0].is_prerelease]
     return max(finals or parsed)[1] if parsed else None
+
+
+def spec_names(specs: Iterable[str]) -> list[str]:
+    """The project names of requirement SPECs, each once (unparseable ones left out).
+
+    >>> spec_names(["Flask>=3", "flask[async]", "not a spec!", "idna"])
+    ['Flask', 'idna']
+    """
+    names: dict[str, str] = {}
+    for spec in specs:
+        try:
+            name = Requirement(spec).name
+        except InvalidRequirement:
+            continue
+        names.setdefault(canonicalize_name(name), name)
+    return list(names.values())

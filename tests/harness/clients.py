@@ -137,13 +137,16 @@ class DevpiClient:
     """The real ``devpi`` command line client with its own client directory."""
 
     home: Path
+    #: another ``devpi`` than the test environment's (e.g. a client-only venv's)
+    executable: Path | None = None
 
     @property
     def clientdir(self) -> Path:
         return self.home / "devpi-client"
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [_tool("devpi"), "--clientdir", str(self.clientdir), *args]
+        devpi = str(self.executable) if self.executable else _tool("devpi")
+        cmd = [devpi, "--clientdir", str(self.clientdir), *args]
         return run(cmd, self.home, check=check)
 
     def use_login(self, url: str, user: str, password: str) -> DevpiClient:

@@ -164,7 +164,9 @@ def repack_installed(dist_name: str, dest: Path) -> Path:
     version = dist.version
     path = dest / f"{name}-{version}-py3-none-any.whl"
     files = [
-        f for f in dist.files or [] if not str(f).startswith("..") and "__pycache__" not in str(f)
+        f
+        for f in dist.files or []
+        if not str(f).startswith("..") and "__pycache__" not in str(f) and f.suffix != ".pyc"
     ]
     dest.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -5,6 +5,7 @@ varied licenses; the report's closure is pip's own."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ CLOSURE = [
     (Project("dep-b", "1.0", {"Classifier": MIT_CLASSIFIER, "Requires-Dist": "dep-h"}),
      "allowed"),
     (Project("dep-c", "1.0"), "unknown"),
-    (Project("dep-d", "1.0", {"License-Expression": "AGPL-3.0-only"}), "denied"),
+    (Project("dep-d", "1.0", {"License-Expression": "AGPL-3.0-only"}), "would refuse"),
     (Project("dep-e", "1.0", {"License-Expression": "BSD-3-Clause",
      "Requires-Dist": ["dep-i", 'dep-unused; python_version < "3"']}), "allowed"),
     (Project("dep-f", "2.0", {"License-Expression": "MIT OR Apache-2.0",
@@ -86,6 +87,7 @@ def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lic]:
         DevpiApi(server.url).login("root", ROOT_PASSWORD).create_user("alice", ALICE_PW)
         alice = DevpiApi(server.url).login("alice", ALICE_PW)
         # dry-run: the denied dep-d stays installable, so the report sees the whole closure
+        # and, as the server does, lets it through ("would refuse")
         alice.create_index(INDEX, bases=[], policy_mode="dry-run", license_deny=["AGPL-*"],
                            license_unknown="warn")  # fmt: skip
         dists = base / "dists"
@@ -123,31 +125,35 @@ def said(res: subprocess.CompletedProcess[str]) -> str:
 
 def test_report_lists_pips_closure_with_verdicts(lic: Lic, devpi: DevpiClient, home: Path) -> None:
     res = devpi("license", "report", "report-app", "--format", "json", check=False)
-    assert res.returncode == 1, said(res)
+    assert res.returncode == 0, said(res)
     data = json.loads(res.stdout)
     listed = {(p["name"], p["version"]) for p in data["packages"]}
     assert listed == pip_closure(lic, home / "pip", "report-app")
     assert listed == {(p.name, p.version) for p, _ in CLOSURE}
     verdicts = {p["name"]: p["verdict"] for p in data["packages"]}
     assert verdicts == {p.name: verdict for p, verdict in CLOSURE}
-    refused = [p["name"] for p in data["packages"] if p["refused"]]
-    assert refused == ["dep-d"]
+    assert [p["name"] for p in data["packages"] if p["refused"]] == []
+    dep_d = next(p for p in data["packages"] if p["name"] == "dep-d")
+    assert dep_d["reason"] == (
+        f"license 'AGPL-3.0-only' is denied by license_deny 'AGPL-*' on {INDEX} (dry-run)"
+    )
     licenses = {p["name"]: p["expression"] for p in data["packages"]}
     assert licenses["dep-b"] == "MIT"  # from the classifier only
     assert licenses["dep-f"] == "MIT OR Apache-2.0"
     assert licenses["dep-c"] is None
-    assert data["summary"]["refused"] == 1
-    assert "dep-d 1.0: denied:" in res.stderr
-    assert "12 packages: 9 allowed, 1 denied, 2 unknown; 1 refused" in res.stderr
+    assert data["summary"]["refused"] == 0
+    assert "dep-d 1.0: would refuse:" in res.stderr
+    assert "12 packages: 9 allowed, 1 would refuse, 2 unknown; 0 refused" in res.stderr
 
 
 def test_report_table(devpi: DevpiClient) -> None:
     res = devpi("license", "report", "report-app", check=False)
-    assert res.returncode == 1, said(res)
+    assert res.returncode == 0, said(res)
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["PACKAGE", "VERSION", "LICENSE", "VERDICT"]
     row = next(ln for ln in lines if ln.startswith("dep-d "))
-    assert row.split()[:4] == ["dep-d", "1.0", "AGPL-3.0-only", "denied:"]
+    assert row.split()[:5] == ["dep-d", "1.0", "AGPL-3.0-only", "would", "refuse:"]
+    assert row.endswith("(dry-run)")
     assert "AGPL-*" in row
     assert "12 packages:" in res.stdout
 
@@ -156,7 +162,7 @@ def test_report_writes_a_valid_cyclonedx_sbom(devpi: DevpiClient, home: Path) ->
     sbom = home / "sbom.json"
     res = devpi("license", "report", "report-app", "--format", "cyclonedx", "--output", str(sbom),
                 check=False)  # fmt: skip
-    assert res.returncode == 1, said(res)
+    assert res.returncode == 0, said(res)
     text = sbom.read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
     data: dict[str, Any] = json.loads(text)
@@ -198,10 +204,10 @@ def test_unresolvable_specs_show_pips_error(devpi: DevpiClient) -> None:
 
 def test_show(devpi: DevpiClient) -> None:
     res = devpi("license", "show", "dep-d==1.0", check=False)
-    assert res.returncode == 1, said(res)
+    assert res.returncode == 0, said(res)  # dry-run: the server serves it
     assert f"dep-d 1.0 on {INDEX}" in res.stdout
     assert "license:    AGPL-3.0-only" in res.stdout
-    assert "verdict:    denied:" in res.stdout
+    assert "verdict:    would refuse (dry-run, let through): license 'AGPL-3.0-only'" in res.stdout
     # evidence names the file, or (private releases) its kind, so hidden files do not leak
     evidence = res.stdout.split("evidence:", 1)[1]
     assert "License-Expression 'AGPL-3.0-only' -> AGPL-3.0-only" in evidence
@@ -219,3 +225,108 @@ def test_show_of_a_missing_release(devpi: DevpiClient) -> None:
     res = devpi("license", "show", "no-such-project", check=False)
     assert res.returncode == 1
     assert f"'no-such-project' is not on {INDEX} (404)" in said(res)
+
+
+def test_an_enforcing_index_refuses_what_dry_run_lets_through(lic: Lic, devpi: DevpiClient) -> None:
+    lic.alice.create_index("alice/lic-enforce", bases=[INDEX], license_deny=["AGPL-*"])
+    enforce = "alice/lic-enforce"
+    res = devpi("license", "report", "dep-d", "--index", enforce, check=False)
+    assert res.returncode == 1, said(res)  # hidden there: pip finds no dep-d
+    assert "dep-d" not in res.stdout.split("pip could not resolve", 1)[0]
+    check = devpi("policy", "check", "dep-d==1.0", "--index", enforce, check=False)
+    assert check.returncode == 1, said(check)
+    assert f"dep-d 1.0 on {enforce}: REFUSED" in check.stdout
+    assert f"'AGPL-*' on {enforce}" in check.stdout
+    dry = devpi("policy", "check", "dep-d==1.0", check=False)
+    assert dry.returncode == 0, said(dry)
+    assert f"dep-d 1.0 on {INDEX}: allowed: dry-run, the rules would refuse it" in dry.stdout
+    assert "  would refuse (dry-run, let through): 'dep-d 1.0'" in dry.stdout
+    assert f"'AGPL-*' on {INDEX}" in dry.stdout
+    assert f"if held by {INDEX}: served let through (dry-run, would refuse)" in dry.stdout
+    assert "REFUSED" not in dry.stdout
+
+
+def _devpi_with_terminal_stderr(home: Path, *args: str) -> tuple[int, str, str]:
+    """Run the test venv's devpi with stderr on a pseudo-terminal: status, stdout, stderr."""
+    import os
+    import pty
+    import subprocess as sp
+
+    from harness.env import isolated_env
+
+    primary, secondary = pty.openpty()
+    devpi = [str(BINDIR / "devpi"), "--clientdir", str(home / "devpi-client"), *args]
+    with sp.Popen(devpi, stdout=sp.PIPE, stderr=secondary, env=isolated_env(home)) as proc:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
+        code = proc.wait(120)
+    os.close(primary)
+    return code, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_report_shows_progress_on_a_terminal_only(devpi: DevpiClient, home: Path) -> None:
+    code, stdout, terminal = _devpi_with_terminal_stderr(home, "license", "report", "report-app")
+    assert code == 0, stdout + terminal
+    assert "resolving report-app with pip on alice/lic (" in terminal
+    assert "fetching licenses 12/12 (" in terminal
+    assert terminal.endswith("\r\x1b[K")  # the status line is gone before the summary
+    assert "resolving" not in stdout
+    # not a terminal, or a document: exactly the output, no status lines
+    for args in (("report-app",), ("report-app", "--format", "json")):
+        res = devpi("license", "report", *args)
+        assert "resolving" not in said(res)
+        assert "\x1b[K" not in said(res)
+    code, stdout, terminal = _devpi_with_terminal_stderr(
+        home, "license", "report", "report-app", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(stdout)["summary"]["total"] == 12
+    assert "resolving" not in terminal
+
+
+def test_the_report_names_newer_versions_the_rules_hide(lic: Lic, devpi: DevpiClient) -> None:
+    hiding = "alice/lic-hiding"
+    lic.alice.create_index(hiding, bases=[INDEX], policy_exclude=["dep-a>=1.1"])
+    res = devpi("license", "report", "dep-a", "--index", hiding)
+    assert re.search(r"^dep-a\s+1\.0\s+Apache-2\.0\s+allowed", res.stdout, re.MULTILINE), said(res)
+    reason = f"'dep-a 1.1' is excluded by policy_exclude 'dep-a>=1.1' on {hiding}"
+    hidden = f"hidden by rules: dep-a 1.1: {reason}"
+    assert hidden in said(res)
+    data = json.loads(
+        devpi("license", "report", "dep-a", "--index", hiding, "--format", "json").stdout
+    )
+    dep_a = next(p for p in data["packages"] if p["name"] == "dep-a")
+    assert dep_a["hidden"] == [f"1.1: {reason}"]
+    # a project the rules hide wholly: pip finds nothing, the report says why
+    lic.alice.modify_index(hiding, policy_exclude=["dep-a>=1.1", "dep-h"])
+    gone = devpi("license", "report", "dep-h", "--index", hiding, check=False)
+    assert gone.returncode == 1
+    assert "pip could not resolve dep-h" in said(gone)
+    assert (
+        f"hidden by rules: dep-h 3.1: 'dep-h 3.1' is excluded by policy_exclude 'dep-h' on {hiding}"
+        in said(gone)
+    )
+    # on the index without the rule nothing is hidden
+    plain = devpi("license", "report", "dep-a", "--format", "json")
+    assert all(p["hidden"] == [] for p in json.loads(plain.stdout)["packages"])
+
+
+def test_show_of_a_project_whose_releases_the_rules_hide(lic: Lic, devpi: DevpiClient) -> None:
+    refusing = "alice/lic-apache"
+    lic.alice.create_index(refusing, bases=[INDEX], license_deny=["Apache-2.0"])
+    res = devpi("license", "show", "dep-a", "--index", refusing, check=False)
+    assert res.returncode == 1, said(res)
+    assert f"dep-a 1.1 on {refusing} (stored in {INDEX})" in res.stdout
+    assert "license:    Apache-2.0" in res.stdout
+    deny = f"license 'Apache-2.0' is denied by license_deny 'Apache-2.0' on {refusing}"
+    assert f"verdict:    denied: {deny}" in res.stdout
+    assert "404" not in said(res)

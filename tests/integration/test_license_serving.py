@@ -219,3 +219,10 @@ def test_version_page_shows_the_license(site: Site, tmp_path: Path) -> None:
     assert "verdict: allowed" in page
     assert "/alice/licweb/webbed/1.0/+license" in page
     assert "license_sources" not in page
+    # in dry-run the page says what the server does: served, and what the rule would refuse
+    site.alice.modify_index("alice/licweb", license_deny=["MIT"], policy_mode="dry-run")
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        page = resp.read().decode()
+    assert "verdict: would refuse (dry-run): " in page
+    assert "license_deny &#x27;MIT&#x27; on alice/licweb" in page
+    assert "verdict: refused" not in page

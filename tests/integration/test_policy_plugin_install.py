@@ -76,7 +76,9 @@ def test_pip_installed_policy_plugin_is_loaded_and_enforced(tmp_path: Path, home
         )
         devpi("upload", str(make_sdist(tmp_path / "dist", Project("pkg", "2.0"))))
         check = devpi("policy", "check", "pkg==3.0rc1", check=False)
-        assert check.returncode == 1
+        assert check.returncode == 2  # no such release; what the rules would say of it:
+        assert "pkg 3.0rc1 does not exist on alice/stable" in check.stdout
+        assert "were it there: REFUSED" in check.stdout
         assert "is a pre-release" in check.stdout
     finally:
         server.stop()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from devpi_license.client_output import (
     Console,
+    hidden_lines,
     missing_wheel_lines,
     report_json,
     show_lines,
@@ -102,7 +103,7 @@ def test_report_json_has_rows_summary_and_status() -> None:
     assert data["packages"][2] == {
         "name": "x", "version": "2", "expression": "AGPL-3.0-only", "state": "known",
         "source": None, "verdict": "denied", "refused": True,
-        "reason": "denied by license_deny 'AGPL-*'",
+        "reason": "denied by license_deny 'AGPL-*'", "hidden": [],
     }  # fmt: skip
 
 
@@ -144,3 +145,26 @@ def test_console_uses_the_hub_unless_stdout_carries_a_document(
     assert hub.said == [("line", "a"), ("info", "b"), ("error", "c")]
     out, err = capsys.readouterr()
     assert (out, err) == ("", "a\nb\nc\n")
+
+
+def test_show_of_a_release_only_dry_run_rules_refuse() -> None:
+    reason = "license 'GPL-3.0-or-later' is denied by license_deny 'GPL-*' on alice/dev"
+    verdict = {"state": "denied", "refused": False, "reason": None, "dry_run": [reason]}
+    lines = show_lines({**RESULT, "verdict": verdict})
+    assert lines[3] == f"  verdict:    would refuse (dry-run, let through): {reason}"
+
+
+def test_hidden_versions_are_named_per_release() -> None:
+    rows = [LicenseRow(name="certifi", version="2026.1", hidden=("2026.10.19.post1: x",)),
+            LicenseRow(name="idna", version="3.10")]  # fmt: skip
+    assert hidden_lines(rows) == ["hidden by rules: certifi 2026.10.19.post1: x"]
+
+
+def test_many_hidden_versions_are_counted_after_the_newest_three() -> None:
+    hidden = tuple(f"{n}.0: excluded" for n in (5, 4, 3, 2, 1))
+    assert hidden_lines([LicenseRow(name="a", version="0.1", hidden=hidden)]) == [
+        "hidden by rules: a 5.0: excluded",
+        "hidden by rules: a 4.0: excluded",
+        "hidden by rules: a 3.0: excluded",
+        "... and 2 older versions of a hidden by rules",
+    ]

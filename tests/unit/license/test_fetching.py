@@ -11,6 +11,7 @@ from devpi_license.adapters.fetching import (
     SIMPLE_JSON,
     Answer,
     FetchError,
+    fetch_hidden,
     fetch_license,
     fetch_licenses,
     fetch_project_files,
@@ -135,3 +136,18 @@ def test_project_files_raise_when_the_server_is_unreachable() -> None:
     http = FakeHttp({f"{INDEX}/+simple/a/": FetchError("down")})
     with pytest.raises(FetchError, match="down"):
         fetch_project_files(http, INDEX, ["a"])
+
+
+def test_hidden_versions_come_from_policy_check_newer_than_each_release() -> None:
+    check = f"{INDEX}/+policy/check?spec=a&newer_than=1.0"
+    hidden = [{"version": "2.0", "reasons": ["'a 2.0' is excluded by policy_exclude 'a>=2'"]}]
+    http = FakeHttp({check: (200, {"result": {"hidden": hidden}}),
+                     f"{INDEX}/+policy/check?spec=d": (200, {"result": {"hidden": hidden}}),
+                     f"{INDEX}/+policy/check?spec=b&newer_than=3": FetchError("down")})  # fmt: skip
+    found = fetch_hidden(http, INDEX, [("a", "1.0"), ("b", "3"), ("c", "1"), ("d", None)])
+    assert found == [
+        ["2.0: 'a 2.0' is excluded by policy_exclude 'a>=2'"],
+        [],  # could not ask: nothing claimed
+        [],  # 404 (no devpi_policy): nothing claimed
+        ["2.0: 'a 2.0' is excluded by policy_exclude 'a>=2'"],  # every version, no newer_than
+    ]

@@ -164,3 +164,25 @@ def test_newest_version_prefers_final_releases() -> None:
     assert newest_version(["1.0", "1.10", "2.0a1"]) == "1.10"
     assert newest_version(["2.0a1", "1.0b1"]) == "2.0a1"
     assert newest_version({"junk": {}}) is None
+
+
+def test_row_refused_only_by_dry_run_rules_would_refuse_and_passes() -> None:
+    reason = "license 'AGPL-3.0-only' is denied by license_deny 'AGPL-*' on a/dev"
+    verdict = {"state": "denied", "refused": False, "reason": None, "dry_run": [reason]}
+    row = row_from_result(Release(name="a", version="1"), {**result("denied", False),
+                                                           "verdict": verdict}, None)  # fmt: skip
+    expected = ("would refuse", False, f"{reason} (dry-run)")
+    assert (row.verdict, row.refused, row.reason) == expected
+    assert exit_code([row]) == ExitCode.OK
+    assert summarize([row]).text == "1 package: 1 would refuse; 0 refused"
+
+
+def test_an_enforced_refusal_wins_over_dry_run_ones() -> None:
+    verdict = {
+        "state": "denied",
+        "refused": True,
+        "reason": "x on b/base",
+        "dry_run": ["y on a/dev"],
+    }
+    row = row_from_result(Release(name="a", version="1"), {"verdict": verdict}, None)
+    assert (row.verdict, row.refused, row.reason) == ("denied", True, "x on b/base")
