@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from devpi_buildfarm.adapters.ssh_backend import settings_of
+from devpi_buildfarm.adapters.docker_backend import settings_of as docker_settings
+from devpi_buildfarm.adapters.ssh_backend import SshBackend, settings_of
 from devpi_buildfarm.adapters.ssh_link import SshError, check_key_file
 from devpi_buildfarm.core import remote
 from devpi_buildfarm.core.builders import Builder
@@ -107,3 +108,38 @@ def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
     check_key_file(key)
     with pytest.raises(SshError, match="No such file"):
         check_key_file(tmp_path / "missing")
+
+
+def test_sandbox_none_needs_one_job_and_the_servers_consent(tmp_path: Path) -> None:
+    full = {"host": "h", "user": "u", "key_file": "k", "known_hosts": "kh", "sandbox": "none"}
+    many = Builder(name="r", backend="ssh", targets=("cp311-manylinux_x86_64",), max_jobs=2,
+                   settings=dict(full))  # fmt: skip
+    with pytest.raises(ValueError, match="max_jobs must be 1"):
+        settings_of(many)
+    with pytest.raises(ValueError, match="needs devpi-server's --buildfarm-allow-unisolated"):
+        SshBackend(builder(**full), workdir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"user": "0"}, "must be a numeric uid:gid other than root's"),
+        ({"user": "00:00"}, "must be a numeric uid:gid other than root's"),
+        ({"user": "root"}, "must be a numeric uid:gid"),
+        ({"user": "nobody"}, "must be a numeric uid:gid"),
+        ({"docker_host": "tcp://build1:2376"}, "a tcp:// daemon needs tls_ca_cert"),
+        ({"cpus": 0}, "cpus must be a positive number"),
+        ({"image": ""}, "needs 'image'"),
+    ],
+)
+def test_docker_settings_refuse_root_and_unauthenticated_daemons(
+    settings: dict[str, object], message: str
+) -> None:
+    found = {"image": "x", **settings}
+    with pytest.raises(ValueError, match=message):
+        docker_settings(Builder(name="d", backend="docker", targets=("cp311-manylinux_x86_64",),
+                                settings=found))  # fmt: skip
+    ok = Builder(name="d", backend="docker", targets=("cp311-manylinux_x86_64",),
+                 settings={"image": "x", "docker_host": "tcp://b:2376", "tls_ca_cert": "ca",
+                           "tls_client_cert": "c", "tls_client_key": "k"})  # fmt: skip
+    assert docker_settings(ok)["user"] == "65534:65534"
