@@ -178,14 +178,9 @@ class DockerBackend(DriverBackend):
 
     def status(self, target: str) -> str:
         """``native``, ``emulated (...)`` or ``cannot run: <why>`` for ``target``."""
-        if self.trouble is not None or self.probe is None:
-            return f"cannot run: {self.trouble}"
-        why = interpreters.problem(self.probe, tg.parse_target(target))
-        if why is not None:
-            return f"cannot run: image {self.settings['image']}: {why}"
-        if self.probe.arch in self.native:
-            return "native"
-        return f"emulated ({self.probe.arch} on {self.native[0]}, binfmt_misc)"
+        return interpreters.runs(self.probe, tg.parse_target(target), native=self.native,
+                                 where=f"image {self.settings['image']}",
+                                 trouble=self.trouble)  # fmt: skip
 
     def prepare(self, request: BuildRequest) -> None:
         broken = self.tunnel is not None and not self.tunnel.link.alive()

@@ -76,15 +76,10 @@ class LocalBackend(DriverBackend):
         if self.rootfs is None:  # the builder serves this host's own target
             return "native" if self.confinement.bwrap or self.confinement.allow_unisolated else (
                 "cannot run: bubblewrap (bwrap) is not installed")  # fmt: skip
-        if self.trouble is not None or self.image is None:
-            return f"cannot run: {self.trouble}"
-        why = interpreters.problem(self.image.probe, tg.parse_target(target))
-        if why is not None:
-            return f"cannot run: rootfs {self.rootfs}: {why}"
-        native = interpreters.native_archs(platform.machine())
-        if self.image.probe.arch in native:
-            return "native"
-        return f"emulated ({self.image.probe.arch} on {native[0]}, binfmt_misc)"
+        return interpreters.runs(self.image.probe if self.image else None,
+                                 tg.parse_target(target),
+                                 native=interpreters.native_archs(platform.machine()),
+                                 where=f"rootfs {self.rootfs}", trouble=self.trouble)  # fmt: skip
 
     def prepare(self, request: BuildRequest) -> None:
         self.confinement.refuse_unless_possible()

@@ -126,12 +126,10 @@ class SshBackend(DriverBackend):
                       self.trouble)  # fmt: skip
 
     def status(self, target: str) -> str:
-        if self.trouble is not None or self.probe is None:
-            return f"cannot run: {self.trouble}"
-        why = interpreters.problem(self.probe, tg.parse_target(target))
-        if why is not None:
-            return f"cannot run: host {self.settings['host']}: {why}"
-        return "native"
+        # the host's own architecture: whatever it runs is native there
+        return interpreters.runs(self.probe, tg.parse_target(target), native=(),
+                                 where=f"host {self.settings['host']}",
+                                 trouble=self.trouble)  # fmt: skip
 
     def prepare(self, request: BuildRequest) -> None:
         if self.trouble is not None:  # the host may be back: look again

@@ -107,3 +107,26 @@ def native_archs(machine: str) -> tuple[str, ...]:
     """
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
     return {"x86_64": ("x86_64", "i686"), "aarch64": ("aarch64", "armv7l")}.get(arch, (arch,))
+
+
+def runs(probe: Probe | None, target: Target, *, native: tuple[str, ...], where: str,
+         trouble: str | None = None) -> str:  # fmt: skip
+    """How a probed image or host runs ``target``: ``native``, ``emulated (...)`` or
+    ``cannot run: <why>`` (``trouble``: why it could not even be probed; ``native``: the
+    architectures its machine runs without emulation; ``where``: how the answer names it).
+
+    >>> from devpi_buildfarm.core.targets import parse_target
+    >>> probe = parse_probe("aarch64\\n64\\npython /usr/bin/python3.11\\n")
+    >>> runs(probe, parse_target("cp311-manylinux_aarch64"), native=("x86_64",), where="x")
+    'emulated (aarch64 on x86_64, binfmt_misc)'
+    >>> runs(None, parse_target("cp311-manylinux_aarch64"), native=(), where="x", trouble="down")
+    'cannot run: down'
+    """
+    if trouble is not None or probe is None:
+        return f"cannot run: {trouble}"
+    why = problem(probe, target)
+    if why is not None:
+        return f"cannot run: {where}: {why}"
+    if probe.arch in native or not native:
+        return "native"
+    return f"emulated ({probe.arch} on {native[0]}, binfmt_misc)"

@@ -55,3 +55,21 @@ def wait_for(api: DevpiApi, index: str, project: str, timeout: float = 240) -> l
         time.sleep(0.5)
     msg = f"jobs of {project} not done within {timeout} s: {jobs}"
     raise AssertionError(msg)
+
+
+def target_rows(client: DevpiClient, index: str) -> dict[str, str]:
+    """``devpi build targets`` of ``index``: each target's line (builder, backend, policy,
+    whether it runs), by target."""
+    out = client("build", "targets", "--index", index).stdout
+    rows = [line.strip() for line in out.splitlines() if line.startswith("  cp3")]
+    return {row.split()[0]: row for row in rows}
+
+
+def upload_and_build(  # noqa: PLR0913 - who uploads what where, and how long to wait
+    client: DevpiClient, api: DevpiApi, index: str, sdist: Path, project: str, *,
+    timeout: float = 400,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Upload ``sdist`` to ``index``; its final jobs by target."""
+    client("use", index)
+    client("upload", str(sdist))
+    return {job["target"]: job for job in wait_for(api, index, project, timeout=timeout)}

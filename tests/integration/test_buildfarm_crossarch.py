@@ -19,7 +19,7 @@ import pytest
 
 from harness import docker
 from harness.api import DevpiApi
-from harness.buildfarm import seed_tools, wait_for
+from harness.buildfarm import seed_tools, target_rows, upload_and_build
 from harness.clients import DevpiClient
 from harness.dists import Project, make_sdist
 from harness.server import DevpiServer
@@ -125,12 +125,11 @@ def test_targets_say_native_and_emulated(
     farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
 ) -> None:
     server, _ = farm
-    devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    out = devpi("build", "targets", "--index", "bob/dev").stdout
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  cp3")}
-    assert rows["cp311-manylinux_aarch64"].rstrip().endswith(
+    rows = target_rows(DevpiClient(tmp_path / "c").use_login(server.url, "bob", PASSWORD),
+                       "bob/dev")  # fmt: skip
+    assert rows["cp311-manylinux_aarch64"].endswith(
         "emulated (aarch64 on x86_64, binfmt_misc)"), rows  # fmt: skip
-    assert rows["cp311-manylinux_i686"].rstrip().endswith("native"), rows
+    assert rows["cp311-manylinux_i686"].endswith("native"), rows
 
 
 def test_aarch64_and_i686_wheels_build_install_and_import(
@@ -139,9 +138,8 @@ def test_aarch64_and_i686_wheels_build_install_and_import(
     server, api = farm
     project = Project("cross-ext", "1.0", c_extension=True)
     devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    devpi("use", "bob/dev")
-    devpi("upload", str(make_sdist(tmp_path, project)))
-    jobs = {j["target"]: j for j in wait_for(api, "bob/dev", project.name, timeout=1500)}
+    jobs = upload_and_build(devpi, api, "bob/dev", make_sdist(tmp_path, project), project.name,
+                            timeout=1500)  # fmt: skip
     for target, (image, machine) in TARGETS.items():
         job: dict[str, Any] = jobs[target]
         assert job["state"] == "succeeded", job

@@ -17,7 +17,7 @@ from devpi_buildfarm.adapters.backends import farm_scope
 from devpi_buildfarm.config import ServerOptions
 from harness import docker, sshd
 from harness.api import DevpiApi
-from harness.buildfarm import seed_tools, wait_for
+from harness.buildfarm import seed_tools, target_rows, upload_and_build
 from harness.clients import DevpiClient, Venv, pip_install
 from harness.dists import Project, make_sdist
 from harness.server import DevpiServer
@@ -113,13 +113,11 @@ def test_targets_say_what_the_image_builds(
     farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
 ) -> None:
     server, _ = farm
-    devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    out = devpi("build", "targets", "--index", "bob/dev").stdout
-    rows = [line.strip() for line in out.splitlines() if line.startswith("  cp3")]
-    (native,) = [line for line in rows if line.startswith(TARGET)]
+    rows = target_rows(DevpiClient(tmp_path / "c").use_login(server.url, "bob", PASSWORD),
+                       "bob/dev")  # fmt: skip
+    native, missing = rows[TARGET], rows["cp312-manylinux_x86_64"]
     assert "container [docker]" in native
-    assert native.rstrip().endswith("native")
-    (missing,) = [line for line in rows if line.startswith("cp312-manylinux_x86_64")]
+    assert native.endswith("native")
     assert "cannot run: image" in missing
     assert "it has no CPython for cp312 (found: 3.11)" in missing
 
@@ -130,9 +128,7 @@ def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
     server, api = farm
     project = Project("docker-ext", "1.0", c_extension=True)
     devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    devpi("use", "bob/dev")
-    devpi("upload", str(make_sdist(tmp_path, project)))
-    jobs = {job["target"]: job for job in wait_for(api, "bob/dev", "docker-ext", timeout=400)}
+    jobs = upload_and_build(devpi, api, "bob/dev", make_sdist(tmp_path, project), project.name)
     job, other = jobs[TARGET], jobs["cp312-manylinux_x86_64"]
     log = read_log(api, job)
     assert job["state"] == "succeeded", log[-3000:]

@@ -16,7 +16,7 @@ import pytest
 from devpi_buildfarm.core.targets import host_target
 from harness import sshd
 from harness.api import DevpiApi
-from harness.buildfarm import seed_tools, wait_for
+from harness.buildfarm import seed_tools, target_rows, upload_and_build
 from harness.clients import DevpiClient, Venv, pip_install
 from harness.dists import Project, make_sdist
 from harness.server import DevpiServer
@@ -87,13 +87,11 @@ def test_targets_say_what_the_host_builds_and_why_not(
     farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
 ) -> None:
     server, _ = farm
-    devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    out = devpi("build", "targets", "--index", "bob/dev").stdout
-    rows = [line.strip() for line in out.splitlines() if line.startswith("  cp3")]
-    (native,) = [line for line in rows if line.startswith(TARGET)]
+    rows = target_rows(DevpiClient(tmp_path / "c").use_login(server.url, "bob", PASSWORD),
+                       "bob/dev")  # fmt: skip
+    native, changed = rows[TARGET], rows[BAD_TARGET]
     assert "remote [ssh]" in native
     assert native.endswith("native")
-    (changed,) = [line for line in rows if line.startswith(BAD_TARGET)]
     assert "cannot run: devpi-build@127.0.0.1" in changed or "host key" in changed, changed
     assert "unknown or changed" in changed, changed
 
@@ -105,9 +103,7 @@ def test_sdist_upload_builds_on_the_remote_host(
     before = job_dirs()
     project = Project("ssh-ext", "1.0", c_extension=True)
     devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
-    devpi("use", "bob/dev")
-    devpi("upload", str(make_sdist(tmp_path, project)))
-    jobs = {job["target"]: job for job in wait_for(api, "bob/dev", "ssh-ext", timeout=400)}
+    jobs = upload_and_build(devpi, api, "bob/dev", make_sdist(tmp_path, project), project.name)
     job, changed = jobs[TARGET], jobs[BAD_TARGET]
     log = read_log(api, job)
     assert job["state"] == "succeeded", log[-3000:]
