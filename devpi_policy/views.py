@@ -20,7 +20,7 @@ from pyramid.events import BeforeRender, ContextFound
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.tweens import EXCVIEW
 
-from devpi_foundry_common.indexconfig import INDEX_ROUTES
+from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
 from devpi_policy import web
 from devpi_policy.adapters import jsonapi, requests
 from devpi_policy.adapters.checkapi import check_spec
@@ -107,8 +107,6 @@ def on_context_found(event: Any) -> None:
             return  # a replica copying what its primary holds: replication is never blocked
         _enforce(request, decision, lambda: f"download {request.path}")
         return
-    if name in INDEX_ROUTES:
-        upgrade_index_options(request)
     if name in web.RELEASE_PAGES and request.method == "GET":
         reason = web.refused_release_page(request)
         if reason is not None:
@@ -119,6 +117,14 @@ def on_context_found(event: Any) -> None:
         if verdict is not None:
             what = f"{request.method} to {request.path}"
             _enforce(request, verdict.decision, lambda: what, as_json=verdict.json)
+
+
+def index_writes_deriver(view: Any, info: Any) -> Any:
+    """Pyramid view deriver: devpi's index PUT/PATCH views store the defaults of ``policy_*``
+    options edited with ``+=``/``-=`` only once devpi has authorised the request."""
+    if not is_index_write_view(info.options):
+        return view
+    return wrap_index_write(view, before=upgrade_index_options)
 
 
 def json_filter_tween_factory(handler: Any, registry: Any) -> Any:  # noqa: ARG001
@@ -180,6 +186,7 @@ def includeme(config: Any) -> None:
     config.registry[_METRICS] = metrics_for(xom)
     config.registry[_POLICIES] = policy_cache(xom)
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_view_deriver(index_writes_deriver, name="devpi_policy_index_writes")
     config.add_subscriber(web.on_before_render, BeforeRender)
     config.add_tween(
         "devpi_policy.views.json_filter_tween_factory",

@@ -93,8 +93,9 @@ def check_upload(request: Any) -> Decision | None:
             content.file.seek(0)
 
 
-def check_push(request: Any) -> Decision | None:
-    """A ``devpi push`` (JSON body) to an index of this server: the target's rules apply."""
+def _push_request(request: Any) -> tuple[str, str, Any] | None:
+    """Project, version and target stage of a push to an index of this server that devpi
+    will let through its permission checks; ``None`` for anything else."""
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
@@ -104,13 +105,26 @@ def check_push(request: Any) -> Decision | None:
     name, version = data.get("name"), data.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         return None
-    xom = request.registry["xom"]
-    target = xom.model.getstage(data["targetindex"])
+    target = request.registry["xom"].model.getstage(data["targetindex"])
     if target is None:
         return None
+    if not request.has_permission("pkg_read") or not request.has_permission(
+        "upload", context=target
+    ):
+        return None  # devpi refuses it: no rule looks at the release before that
+    return name, version, target
+
+
+def check_push(request: Any) -> Decision | None:
+    """A ``devpi push`` (JSON body) to an index of this server: the target's rules apply."""
+    found = _push_request(request)
+    if found is None:
+        return None
+    name, version, target = found
     policy = index_policy(target)
     if not policy.active:
         return None
+    xom = request.registry["xom"]
     subject = Subject(phase="upload", index=target.name, project=name, version=version)
     decisions = [decide_path(xom, [policy], subject)]
     source = request.context.stage
@@ -137,6 +151,8 @@ def check_store_request(request: Any) -> Verdict | None:
     if request.method not in ("POST", "PUSH"):
         return None
     if request.POST.get(":action"):
+        if not request.has_permission("upload"):
+            return None  # devpi refuses it: nothing of the upload is read before that
         decision = check_upload(request)
         return None if decision is None else Verdict(decision=decision)
     decision = check_push(request)
