@@ -3,8 +3,8 @@
 devpi-web's version page lists a release's files from the index's own link store, and its
 documentation and tox result pages are reached by project and version; neither passes
 devpi's listing filters. A ``BeforeRender`` subscriber drops refused files from the
-version page, and the ``ContextFound`` check refuses documentation and tox result pages of
-refused releases. Nothing here imports devpi-web.
+version page, and a view wrapper (serving_views.py) refuses documentation and tox result
+pages of refused releases. Nothing here imports devpi-web.
 """
 
 from __future__ import annotations

@@ -1,38 +1,24 @@
-"""Decisions about requests that store or fetch files: uploads, pushes, downloads.
+"""Decisions about requests that store files: uploads and pushes.
 
-Uploads and pushes are judged by the rules of their target index only; direct ``+f/`` and
-``+e/`` downloads by the rules of the index the URL names, which is the index holding
-the file. Nothing here builds an HTTP response: views.py does.
+Uploads and pushes are judged by the rules of their target index (downloads: files.py).
+Nothing here builds an HTTP response: views.py does.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any
 
-from devpi_policy.adapters.plugins import NO_FACTS
-from devpi_policy.adapters.policy import (
-    MEMO_SIZE,
-    IndexPolicy,
-    PolicyCache,
-    decide_path,
-    index_policy,
-    index_reasons,
-)
-from devpi_policy.core.evaluate import Decision, decide, split_filename
+from devpi_policy.adapters.policy import decide_path, index_policy
+from devpi_policy.core.evaluate import Decision
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from devpi_policy.core.rules import Rules
-
 UPLOAD_ROUTES = frozenset({"/{user}/{index}/", "/{user}/{index}"})
-FILE_ROUTES = frozenset({"/{user}/{index}/+f/{relpath:.*}", "/{user}/{index}/+e/{relpath:.*}"})
 PUSH_RELS = frozenset({"releasefile", "doczip"})
-_UNKNOWN: Any = object()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -157,58 +143,3 @@ def check_store_request(request: Any) -> Verdict | None:
         return None if decision is None else Verdict(decision=decision)
     decision = check_push(request)
     return None if decision is None else Verdict(decision=decision, json=True)
-
-
-def check_download(request: Any, policies: PolicyCache) -> Decision | None:
-    """A direct file download: the rules of the index the URL names (which holds it).
-
-    Most requests are downloads, so an answer that follows from the index options alone
-    is memoised per keyfs serial and file path: a repeated download costs one lookup.
-    """
-    if request.method not in ("GET", "HEAD"):
-        return None
-    matchdict = request.matchdict
-    xom = request.registry["xom"]
-    key = (matchdict["user"], matchdict["index"], matchdict["relpath"])
-    memo = policies.memo(xom)
-    if memo is not None:
-        found: Decision | None = memo.get(key, _UNKNOWN)
-        if found is not _UNKNOWN:
-            return found
-    name = f"{key[0]}/{key[1]}"
-    policy = policies.get(xom, name)
-    if policy is None or not policy.active:
-        decision = None
-    else:
-        filename = key[2].rsplit("/", 1)[-1].removesuffix(".metadata")
-        if policy.plugin_rules:  # plugins may answer from more than the options: not memoised
-            return decide_path(xom, [policy], _download_subject(name, filename))
-        # devpi_policy's own rules: the file name decides
-        decision = _own_rules_decision(policy.index, policy.rules, policy.problems, filename)
-    if memo is not None and len(memo) < MEMO_SIZE:
-        memo[key] = decision
-    return decision
-
-
-def _download_subject(name: str, filename: str) -> Subject:
-    project, version, _ = split_filename(filename)
-    return Subject(
-        phase="download",
-        index=name,
-        project=project,
-        version=version,
-        filename=filename,
-        stored_in=name,
-    )
-
-
-@lru_cache(maxsize=8192)
-def _own_rules_decision(
-    index: str, rules: Rules, problems: tuple[str, ...], filename: str
-) -> Decision:
-    """Memoised per (rules, file): without plugin rules nothing else decides a download."""
-    policy = IndexPolicy(
-        index=index, mode=rules.mode, rules=rules, problems=problems, options={}, plugin_rules=False
-    )
-    subject = _download_subject(index, filename)
-    return decide([(policy.mode, index_reasons(None, policy, subject, NO_FACTS))])
