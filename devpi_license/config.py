@@ -15,13 +15,14 @@ DEFAULTS: Final = MappingProxyType(
         "license_allow": [],
         "license_deny": [],
         "license_unknown": "allow",
+        "license_unreadable": "deny",
     }
 )
 
 #: Options that only devpi_policy can enforce (through its hooks): setting them on a server
 #: without devpi_policy is refused rather than silently not enforced.
 POLICY_FEATURE: Final = "devpi-policy"
-NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown")
+NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown", "license_unreadable")
 
 #: Counters and gauges published in ``/+status`` (prefixed with ``devpi_license_``).
 COUNTERS: Final = [

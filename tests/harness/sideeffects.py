@@ -9,13 +9,15 @@ asserts after it that
   the directories in ``PLUGIN_STATE``) is byte-identical, and none appeared or vanished;
 * the server process runs as many threads as before (no service started).
 
-SQLite's ``-shm`` files are left out: readers change them without changing any data.
+SQLite's ``-shm`` files are left out: readers change them without changing any data. A
+capture first waits until devpi's own background work has settled (:func:`settled_serial`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 #: Directories in a serverdir that hold plugin state (devpi_buildfarm, devpi_license).
 PLUGIN_STATE = (".buildfarm", ".devpi-license")
+#: how long keyfs's serial must stand still before a capture
+SETTLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,25 @@ def thread_count(server: DevpiServer) -> int:
     return len(list(Path(f"/proc/{server.proc.pid}/task").iterdir()))
 
 
+def settled_serial(server: DevpiServer, timeout: float = 10.0) -> int:
+    """keyfs's serial once devpi's own background work is done: every event handled and
+    no commit for a moment (a new mirror loads its project list by itself, for example)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        status = get_json(f"{server.url}/+status")
+        serial = int(status["serial"])
+        if serial == last and int(status.get("event-serial", serial)) >= serial:
+            return serial
+        if time.monotonic() > deadline:
+            msg = f"the server did not settle within {timeout} s (serial {last} -> {serial})"
+            raise AssertionError(msg)
+        last = serial
+        time.sleep(SETTLE_SECONDS)
+
+
 def capture(server: DevpiServer) -> ServerState:
-    serial = int(get_json(f"{server.url}/+status")["serial"])
+    serial = settled_serial(server)
     return ServerState(serial, plugin_files(server), thread_count(server))
 
 
