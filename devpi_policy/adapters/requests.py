@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from devpi_policy.adapters.policy import decide_path, index_policy
-from devpi_policy.core.evaluate import Decision
+from devpi_policy.adapters.uploads import upload_naming_problem
+from devpi_policy.core.evaluate import Decision, decide
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ def _form_text(form: Any, key: str) -> str:
 
 
 def check_upload(request: Any) -> Decision | None:
-    """An upload (``:action`` form): file_upload, doc_upload or submit (register)."""
+    """An upload (``:action`` form): file_upload, doc_upload or submit (register). A file
+    whose name, form and core metadata name different releases is refused too."""
     stage = request.context.stage
     policy = index_policy(stage)
     if not policy.active or stage.ixconfig.get("type") == "mirror":
@@ -73,10 +75,14 @@ def check_upload(request: Any) -> Decision | None:
         stream=stream if filename else None,
     )
     try:
-        return decide_path(stage.xom, [policy], subject)
+        decision = decide_path(stage.xom, [policy], subject)
+        problem = upload_naming_problem(filename, name, version, content.file) if filename else None
     finally:
         if filename:
             content.file.seek(0)
+    if problem is None:
+        return decision
+    return _combine([decision, decide([(policy.mode, [problem])])])
 
 
 def _push_request(request: Any) -> tuple[str, str, Any] | None:
