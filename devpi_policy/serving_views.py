@@ -12,7 +12,8 @@ serves. Views they do not concern are left unwrapped (no cost per request).
   answers, and nothing of the plugins runs. A URL that resolves to nothing before the view
   (a mirror file devpi fetches in the view) is judged after it, before any byte is sent.
   Replicas fetching files from their primary (identity ``+replica``) are never refused.
-* devpi-web's documentation and tox result pages of a refused release: 403.
+* devpi-web's version, documentation and tox result pages of a refused release: 403; its
+  index page lists only what the rules leave visible (web_listings.py).
 * devpi's index PUT/PATCH views: the ``+=``/``-=`` option upgrade (index_writes).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
-from devpi_policy import web
+from devpi_policy import web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
 from devpi_policy.refusals import POLICIES, PolicyRefused, enforce
@@ -52,8 +53,11 @@ def policy_deriver(view: View, info: Any) -> View:
     serves = methods is None or any(m in _SERVING_METHODS for m in methods)
     if route in FILE_ROUTES and serves:
         return _file_view(view)
-    if route in web.RELEASE_PAGES and serves:
+    html = options.get("accept") == "text/html"
+    if serves and (route in web.RELEASE_PAGES or (route == web.VERSION_PAGE and html)):
         return _release_page_view(view)
+    if serves and route == web_listings.INDEX_PAGE and html:
+        return web_listings.index_page_view(view)
     if is_index_write_view(options):
         return wrap_index_write(view, before=upgrade_index_options)
     return view
