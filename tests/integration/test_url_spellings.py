@@ -21,16 +21,15 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from harness.api import DevpiApi
 from harness.clients import twine_upload
 from harness.dists import Project, make_sdist, make_wheel
-from harness.server import DevpiServer
+from harness.server import ROOT_PASSWORD, DevpiServer
 from harness.sideeffects import unchanged
 from integration.conftest import ALICE_PW, BINDIR, populate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from harness.api import DevpiApi
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 RULES = {
@@ -220,3 +219,25 @@ def test_json_accept_on_a_refused_file_gives_no_metadata(site: Site) -> None:
             answer = site.send("GET", url, {"Accept": "application/json"})
             assert answer.status == 403, (url, answer)
             assert b"hash_spec" not in answer.body
+
+
+def test_a_mirror_file_devpi_first_resolves_in_its_view_is_refused_unsent(
+    site: Site, upstream: DevpiServer
+) -> None:
+    """A mirror whose project page was never fetched: devpi resolves the file URL only in
+    its view (fetching the page, then the file). The decision then comes after the view,
+    before any byte is sent."""
+    root = DevpiApi(site.server.url).login("root", ROOT_PASSWORD)
+    root.create_index(
+        "root/fresh", type="mirror", mirror_url=f"{upstream.url}/root/up/+simple/",
+        policy_exclude=["up-pure>=2"],
+    )  # fmt: skip
+    upstream_paths = _file_paths(DevpiApi(upstream.url), "root/up", "up-pure")
+    wheel = next(p for p in upstream_paths if p.endswith("up_pure-2.0-py3-none-any.whl"))
+    content = DevpiApi(upstream.url).request("GET", wheel, headers={"Accept": "*/*"})
+    assert content.status == 200
+    path = wheel.replace("/root/up/", "/root/fresh/", 1)
+    answer = site.send("GET", path, {})
+    assert answer.status == 403, answer
+    assert "policy: " in answer.reason
+    assert not _delivered(answer, content.body)
