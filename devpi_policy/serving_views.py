@@ -13,7 +13,8 @@ serves. Views they do not concern are left unwrapped (no cost per request).
   (a mirror file devpi fetches in the view) is judged after it, before any byte is sent.
   Replicas fetching files from their primary (identity ``+replica``) are never refused.
 * devpi-web's version, documentation and tox result pages of a refused release: 403; its
-  index page lists only what the rules leave visible (web_listings.py).
+  index page lists only what the rules leave visible, and its XML-RPC search drops
+  refused hits (web_listings.py).
 * devpi's index PUT/PATCH views: the ``+=``/``-=`` option upgrade (index_writes).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
+from devpi_foundry_common.indexconfig import INDEX_ROUTES
 from devpi_policy import web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
@@ -58,6 +60,8 @@ def policy_deriver(view: View, info: Any) -> View:
         return _release_page_view(view)
     if serves and route == web_listings.INDEX_PAGE and html:
         return web_listings.index_page_view(view)
+    if route in INDEX_ROUTES and methods == ("POST",) and options.get("content_type") == "text/xml":
+        return web_listings.xmlrpc_search_view(view)
     if is_index_write_view(options):
         return wrap_index_write(view, before=upgrade_index_options)
     return view

@@ -8,14 +8,17 @@
 * Project page: refused versions are dropped; the latest version shown, and its metadata,
   are those of the latest allowed one.
 * Search (``/+search``): hits on refused projects and versions are dropped (names too), and
-  documentation hits of refused versions.
+  documentation hits of refused versions; so are the hits of devpi-web's XML-RPC search
+  (``POST`` of ``text/xml`` to an index, the old ``pip search``).
 
 Nothing here imports devpi-web; its view results are plain dicts.
 """
 
 from __future__ import annotations
 
+import xmlrpc.client  # parses devpi-web's own answer only, never a request
 from typing import TYPE_CHECKING, Any, Final
+from xml.parsers.expat import ExpatError
 
 from devpi_policy.adapters.serving import ServingView
 
@@ -45,6 +48,34 @@ def index_page_view(view: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any
         return view(context, request)
 
     return policy_index_page_view
+
+
+def xmlrpc_search_view(view: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """devpi-web's XML-RPC search view, its hits judged by the queried index's rules."""
+
+    def policy_xmlrpc_search_view(context: Any, request: Any) -> Any:
+        response = view(context, request)
+        serving = ServingView.of(context.stage)
+        if serving is None:
+            return response
+        try:
+            params, _ = xmlrpc.client.loads(response.body)
+        except (xmlrpc.client.Fault, ExpatError, ValueError):
+            return response  # devpi-web's own error answer
+        hits: list[Any] = list(params[0]) if params and isinstance(params[0], list) else []
+        kept = [
+            hit
+            for hit in hits
+            if isinstance(hit, dict)
+            and serving.project_allowed(str(hit.get("name") or ""))
+            and serving.version_allowed(str(hit.get("name") or ""), str(hit.get("version") or ""))
+        ]
+        if len(kept) != len(hits):
+            answer = xmlrpc.client.dumps((kept,), methodresponse=True, encoding="utf-8")
+            response.body = answer.encode()
+        return response
+
+    return policy_xmlrpc_search_view
 
 
 def filter_project_page(request: Any, value: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ with a distinctive summary, all uploaded before the rules. alice/inh inherits fr
 from __future__ import annotations
 
 import time
+import xmlrpc.client
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -134,3 +135,16 @@ def test_version_pages_of_refused_releases(web: Web, name: str, version: str) ->
     status, body = web.page(f"alice/web/{name}/{version}")
     assert status in (403, 404), (status, body[:500])
     assert _summary(name, version) not in body
+
+
+@pytest.mark.parametrize("index", ["alice/web", "alice/inh"])
+def test_xmlrpc_search_shows_no_refused_name_or_version(web: Web, index: str) -> None:
+    """devpi-web's XML-RPC search (the old ``pip search``), through the real client."""
+    with xmlrpc.client.ServerProxy(f"{web.server.url}/{index}/") as proxy:
+        found = {
+            (hit["name"], hit["version"])
+            for name in ("evil-pkg", "gone", "partly", "good")
+            for hit in proxy.search({"name": [name], "summary": [name]}, "or")  # type: ignore[union-attr]
+        }
+    assert ("good", "1.0") in found
+    assert not [hit for hit in found if hit in REFUSED or hit[0] in ("evil-pkg", "gone")]
