@@ -170,7 +170,9 @@ def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts)
         return [f"the policy options of {policy.index} are invalid, so it refuses all: {issues}"]
     if subject.filename:
         reasons = list(cached_file_denials(policy.rules, subject.filename))
-        if subject.phase == "upload":  # the form's project may differ from the file name's
+        # an upload's form, or a download's entry (tox results, documentation), may name
+        # another release than the file name does: both must pass
+        if subject.phase in ("upload", "download"):
             more = cached_release_denials(policy.rules, subject.project, subject.version)
             reasons += [r for r in more if r not in reasons]
     else:

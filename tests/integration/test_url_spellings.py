@@ -30,6 +30,7 @@ from integration.conftest import ALICE_PW, BINDIR, populate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 RULES = {
@@ -241,3 +242,23 @@ def test_a_mirror_file_devpi_first_resolves_in_its_view_is_refused_unsent(
     assert answer.status == 403, answer
     assert "policy: " in answer.reason
     assert not _delivered(answer, content.body)
+
+
+def test_a_toxresult_of_a_refused_release_is_refused(site: Site, tmp_path: Path) -> None:
+    """Files devpi stores for a release under another name (tox results) are judged by the
+    release their entry belongs to, not by their own file name."""
+    alice = DevpiApi(site.server.url).login("alice", ALICE_PW)
+    alice.create_index("alice/tox", bases=[])
+    sdist = make_sdist(tmp_path, Project("evil-pkg", "1.0"))
+    twine_upload(tmp_path / "home", f"{site.server.url}/alice/tox/", "alice", ALICE_PW, sdist)
+    (path,) = _file_paths(alice, "alice/tox", "evil-pkg")
+    posted = alice.request("POST", path, {"testenvs": {"py311": {"test": []}}})
+    assert posted.status == 200, posted
+    toxresult = "/" + posted.json()["result"].lstrip("/")
+    assert site.send("GET", toxresult, {}).status == 200
+    alice.modify_index("alice/tox", policy_exclude=["evil-pkg>=1"])
+    with unchanged(site.server, "toxresult download"):
+        for url in (toxresult, f"{toxresult}/"):
+            answer = site.send("GET", url, {})
+            assert answer.status == 403, (url, answer)
+            assert b"testenvs" not in answer.body
