@@ -12,6 +12,7 @@ serves. Views they do not concern are left unwrapped (no cost per request).
   answers, and nothing of the plugins runs. A URL that resolves to nothing before the view
   (a mirror file devpi fetches in the view) is judged after it, before any byte is sent.
   Replicas fetching files from their primary (identity ``+replica``) are never refused.
+* tox result uploads (POST to a file's URL) onto a refused file: 403.
 * devpi-web's version, documentation and tox result pages of a refused release: 403; its
   index page lists only what the rules leave visible, and its XML-RPC search drops
   refused hits (web_listings.py).
@@ -27,6 +28,7 @@ from devpi_foundry_common.indexconfig import INDEX_ROUTES
 from devpi_policy import web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
+from devpi_policy.core.evaluate import Decision
 from devpi_policy.refusals import POLICIES, PolicyRefused, enforce
 
 if TYPE_CHECKING:
@@ -49,22 +51,32 @@ def _methods(options: Any) -> tuple[str, ...] | None:
 
 def policy_deriver(view: View, info: Any) -> View:
     """Wrap the views this plugin judges; return every other view unchanged."""
-    options = info.options
+    wrapper = _wrapper_for(info.options)
+    return view if wrapper is None else wrapper(view)
+
+
+def _wrapper_for(options: Any) -> Callable[[View], View] | None:  # noqa: PLR0911 - one per kind
     route = options.get("route_name")
     methods = _methods(options)
     serves = methods is None or any(m in _SERVING_METHODS for m in methods)
-    if route in FILE_ROUTES and serves:
-        return _file_view(view)
+    if route in FILE_ROUTES:
+        if serves:
+            return _file_view
+        return _toxresult_upload_view if methods == ("POST",) else None
     html = options.get("accept") == "text/html"
     if serves and (route in web.RELEASE_PAGES or (route == web.VERSION_PAGE and html)):
-        return _release_page_view(view)
+        return _release_page_view
     if serves and route == web_listings.INDEX_PAGE and html:
-        return web_listings.index_page_view(view)
+        return web_listings.index_page_view
     if route in INDEX_ROUTES and methods == ("POST",) and options.get("content_type") == "text/xml":
-        return web_listings.xmlrpc_search_view(view)
+        return web_listings.xmlrpc_search_view
     if is_index_write_view(options):
-        return wrap_index_write(view, before=upgrade_index_options)
-    return view
+        return _index_write_view
+    return None
+
+
+def _index_write_view(view: View) -> View:
+    return wrap_index_write(view, before=upgrade_index_options)
 
 
 def _file_view(view: View) -> Callable[[Any, Any], Any]:
@@ -97,6 +109,21 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
         return response
 
     return policy_file_view
+
+
+def _toxresult_upload_view(view: View) -> Callable[[Any, Any], Any]:
+    """devpi's tox result upload (POST to a release file's URL): not onto a refused file."""
+
+    def policy_toxresult_upload_view(context: Any, request: Any) -> Any:
+        if request.has_permission("toxresult_upload"):
+            xom = request.registry["xom"]
+            relpath = files.entry_relpath(request.path_info)
+            decision = files.decide_file(xom, request.registry[POLICIES], relpath)
+            if isinstance(decision, Decision):
+                enforce(request, decision, lambda: f"tox result upload to {request.path}")
+        return view(context, request)
+
+    return policy_toxresult_upload_view
 
 
 def _refuse_download(request: Any, decision: Any) -> None:

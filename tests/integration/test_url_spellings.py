@@ -246,7 +246,8 @@ def test_a_mirror_file_devpi_first_resolves_in_its_view_is_refused_unsent(
 
 def test_a_toxresult_of_a_refused_release_is_refused(site: Site, tmp_path: Path) -> None:
     """Files devpi stores for a release under another name (tox results) are judged by the
-    release their entry belongs to, not by their own file name."""
+    release their entry belongs to, not by their own file name; no tox result is stored
+    for a refused file either."""
     alice = DevpiApi(site.server.url).login("alice", ALICE_PW)
     alice.create_index("alice/tox", bases=[])
     sdist = make_sdist(tmp_path, Project("evil-pkg", "1.0"))
@@ -262,3 +263,6 @@ def test_a_toxresult_of_a_refused_release_is_refused(site: Site, tmp_path: Path)
             answer = site.send("GET", url, {})
             assert answer.status == 403, (url, answer)
             assert b"testenvs" not in answer.body
+        posted = alice.request("POST", path, {"testenvs": {"py312": {"test": []}}})
+    assert posted.status == 403
+    assert "'evil-pkg 1.0' is excluded by policy_exclude 'evil-pkg>=1'" in posted.reason
