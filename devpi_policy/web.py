@@ -34,9 +34,9 @@ def refused_release_page(request: Any) -> str | None:
                          stable=version == "stable") or version  # fmt: skip
     if view.version_allowed(project, version):
         return None
-    subject = Subject(phase="serve", index=view.stages[0].name, project=project, version=version)
+    subject = Subject(phase="serve", index=view.name, project=project, version=version)
     decision = decide_path(view.xom, view.policies, subject)
-    return decision.reason or f"{project!r} {version!r} is refused on {view.stages[0].name}"
+    return decision.reason or f"{project!r} {version!r} is refused on {view.name}"
 
 
 def newest(versions: Any, *, stable: bool) -> str | None:

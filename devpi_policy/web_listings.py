@@ -129,9 +129,7 @@ def _hit_allowed(serving: ServingView, item: dict[str, Any], data: dict[str, Any
     if version is not None:
         if not serving.version_allowed(name, str(version)):
             return False
-    elif serving.stages[0].ixconfig.get("type") != "mirror" and not serving.stages[0].list_versions(
-        name
-    ):
+    elif serving.stage.ixconfig.get("type") != "mirror" and not serving.stage.list_versions(name):
         return False  # a project none of whose versions is allowed: its name is not shown
     doc_version = data.get("doc_version")
     if doc_version and not serving.version_allowed(name, str(doc_version)):

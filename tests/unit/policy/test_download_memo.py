@@ -150,3 +150,44 @@ def test_policy_by_name_uses_the_server_cache() -> None:
     assert found.rules.exclude
     assert policy.policy_by_name(xom, "team/prod") is found
     assert policy.policy_cache(xom) is xom.singletons["+devpi-policy", "policy-cache"]
+
+
+class FakeStage:
+    """A stage whose inheritance walk is counted."""
+
+    def __init__(self, xom: FakeXom, name: str) -> None:
+        self.xom, self.name, self.walks = xom, name, 0
+        self.ixconfig = dict(xom.options)
+
+    def sro(self) -> list[Any]:
+        self.walks += 1
+        return [self]
+
+
+def _with_sro_skip(xom: FakeXom, impls: list[object]) -> FakeXom:
+    hook = SimpleNamespace(devpiserver_sro_skip=SimpleNamespace(get_hookimpls=lambda: impls))
+    xom.config = SimpleNamespace(hook=hook)  # type: ignore[attr-defined]
+    return xom
+
+
+def test_serving_path_is_walked_once_per_serial() -> None:
+    xom = _with_sro_skip(FakeXom({"policy_exclude": ["evil-*"]}), [])
+    stage = FakeStage(xom, "team/prod")
+    first = policy.serving_path(stage)
+    assert policy.serving_path(stage) is first
+    assert stage.walks == 1
+    xom.at(2)
+    assert policy.serving_path(stage) == first
+    assert stage.walks == 2
+    xom.at(3, write=True)  # a write may change bases or options: never memoised
+    policy.serving_path(stage)
+    policy.serving_path(stage)
+    assert stage.walks == 4
+
+
+def test_serving_path_is_not_memoised_when_a_plugin_skips_bases() -> None:
+    xom = _with_sro_skip(FakeXom({}), [object()])  # its answer may depend on the request
+    stage = FakeStage(xom, "team/prod")
+    policy.serving_path(stage)
+    policy.serving_path(stage)
+    assert stage.walks == 2
