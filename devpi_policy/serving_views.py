@@ -7,10 +7,11 @@ serves. Views they do not concern are left unwrapped (no cost per request).
 
 * ``+f``/``+e`` file views (files and ``.metadata``, GET and HEAD): the entry devpi
   resolves is judged (adapters/files.py), whatever the URL's spelling. devpi checks
-  ``pkg_read`` inside these views, so a request that the rules would refuse, or that needs
-  plugin rules (which may look facts up), is first asked for ``pkg_read``: without it devpi
-  answers, and nothing of the plugins runs. A URL that resolves to nothing before the view
-  (a mirror file devpi fetches in the view) is judged after it, before any byte is sent.
+  ``pkg_read`` inside these views, so a request that the index options refuse, or that
+  needs plugin rules (which may look facts up), is first asked for ``pkg_read``: without it
+  devpi answers, and no plugin runs and no reason is given. A URL that resolves to nothing
+  before the view (a mirror file devpi fetches in the view) is judged after it, before any
+  byte is sent.
   Replicas fetching files from their primary (identity ``+replica``) are never refused.
 * tox result uploads (POST to a file's URL) onto a refused file: 403.
 * devpi-web's version, documentation and tox result pages of a refused release: 403; its
@@ -87,13 +88,15 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
         policies = request.registry[POLICIES]
         relpath = files.entry_relpath(request.path_info)
         found = files.memoised(xom, policies, relpath)
+        if found is files.NOT_MEMOISED:  # the index options alone, no plugin: no side effect
+            found = files.decide_file(xom, policies, relpath, plugins=False)
         if found is None:
-            return view(context, request)  # memoised: no rules where the file is held
-        if found is not files.NOT_MEMOISED and found.allowed:
+            return view(context, request)  # no rules where the file is held
+        if isinstance(found, Decision) and found.allowed:
             _refuse_download(request, found)  # counted (a dry-run logged), never refused
             return view(context, request)
         if not request.has_permission("pkg_read"):
-            return view(context, request)  # devpi refuses: the rules are not asked
+            return view(context, request)  # devpi refuses: plugins and reasons wait for that
         decision = files.decide_file(xom, policies, relpath)
         if decision is not files.UNRESOLVED:
             _refuse_download(request, decision)

@@ -35,6 +35,8 @@ class _Unresolved:
 UNRESOLVED: Final = _Unresolved()
 #: A memo miss (distinct from a memoised ``None``: no rules on the holding index).
 NOT_MEMOISED: Final = object()
+#: :func:`decide_file` without plugins: the decision needs them.
+NEEDS_PLUGINS: Final = object()
 METADATA_SUFFIX: Final = ".metadata"
 
 
@@ -83,9 +85,13 @@ def memoised(xom: Any, policies: PolicyCache, relpath: str) -> Any:
     return NOT_MEMOISED if memo is None else memo.get(relpath, NOT_MEMOISED)
 
 
-def decide_file(xom: Any, policies: PolicyCache, relpath: str) -> Decision | _Unresolved | None:
+def decide_file(
+    xom: Any, policies: PolicyCache, relpath: str, *, plugins: bool = True
+) -> Decision | _Unresolved | object | None:
     """The rules' decision about the entry ``relpath`` resolves to: ``None`` when its
-    index has no rules, ``UNRESOLVED`` when it resolves to nothing.
+    index has no rules, ``UNRESOLVED`` when it resolves to nothing. With ``plugins=False``
+    a decision that needs devpi_policy plugins (which may look facts up) is not made:
+    ``NEEDS_PLUGINS`` instead.
 
     A decision that follows from the index options alone is memoised per keyfs serial
     and entry key, so a repeated download (however spelled) costs one lookup.
@@ -97,6 +103,8 @@ def decide_file(xom: Any, policies: PolicyCache, relpath: str) -> Decision | _Un
     if policy is None or not policy.active:
         decision = None
     elif policy.plugin_rules:  # plugins may answer from more than the options: not memoised
+        if not plugins:
+            return NEEDS_PLUGINS
         return decide_path(xom, [policy], _subject(served))
     else:
         decision = _own_rules_decision(policy.index, policy.rules, policy.problems, served)
