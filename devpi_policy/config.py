@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
-
-from devpi_policy.core.pushout import PUSH_OUT_MODES, PushOut
+from typing import Any, Final, Literal
 
 FEATURE: Final = "devpi-policy"
 METRICS_PREFIX: Final = "devpi_policy"
@@ -32,6 +30,11 @@ COUNTERS: Final = [
 ]
 GAUGES: Final[list[str]] = []
 
+
+#: ``--policy-push-out``: who may push a release out to an external repository URL
+#: (core/pushout.py). Defined here, not in core: devpi-foundry-client ships this module.
+PushOut = Literal["readers", "owners", "nobody"]
+PUSH_OUT_MODES: Final[tuple[PushOut, ...]] = ("readers", "owners", "nobody")
 
 #: ``devpi-server`` options: (flag, keyword arguments of ``addoption``).
 SERVER_OPTIONS: Final = (

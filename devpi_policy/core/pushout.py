@@ -10,11 +10,11 @@ files there itself. ``--policy-push-out`` narrows who (``readers``: devpi's beha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-PushOut = Literal["readers", "owners", "nobody"]
-PUSH_OUT_MODES: Final[tuple[PushOut, ...]] = ("readers", "owners", "nobody")
+if TYPE_CHECKING:
+    from devpi_policy.config import PushOut
 
 
 def _parts(url: str) -> tuple[str, str, str]:

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from devpi_policy.config import ServerOptions
-from devpi_policy.core.pushout import PushOut, PushOutRequest, push_out_problem, url_allowed
+from devpi_policy.config import PushOut, ServerOptions
+from devpi_policy.core.pushout import PushOutRequest, push_out_problem, url_allowed
 
 URL = "https://upload.example/legacy/"
 
