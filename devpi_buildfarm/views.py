@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 from devpi_server.views import apireturn
-from pyramid.events import ContextFound
 from pyramid.response import Response
 from pyramid.tweens import EXCVIEW
 
@@ -30,18 +29,22 @@ from devpi_buildfarm.core.builders import builder_for
 from devpi_buildfarm.core.jobs import JobState
 from devpi_buildfarm.core.requests import MAX_REQUIREMENTS, parse_requirement
 from devpi_buildfarm.errors import JobTransitionError
-from devpi_foundry_common.indexconfig import INDEX_ROUTES, requested_index_options
+from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
+from devpi_foundry_common.indexconfig import requested_index_options
 
 PREFIX = "/{user}/{index}/+buildfarm"
 
 
-def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view; only index PUT/PATCH concern it."""
-    request = event.request
-    route = request.matched_route
-    if route is None or route.name not in INDEX_ROUTES:
-        return  # downloads, pages, uploads: most requests
-    upgrade_index_options(request)
+def index_writes_deriver(view: Any, info: Any) -> Any:
+    """Pyramid view deriver: devpi's index PUT/PATCH views store the defaults of
+    ``buildfarm_*`` options edited with ``+=``/``-=`` once devpi has authorised the request,
+    and start the farm only when devpi accepted a configuration with targets."""
+    if not is_index_write_view(info.options):
+        return view
+    return wrap_index_write(view, before=upgrade_index_options, after=_start_if_targets)
+
+
+def _start_if_targets(request: Any) -> None:
     options = requested_index_options(request)
     if options and options.get("buildfarm_targets"):
         service.ensure_running(request.registry["xom"])  # an index now wants builds
@@ -71,11 +74,12 @@ def list_jobs(request: Any) -> None:
     unknown = [s for s in states if s not in set(JobState)]
     if unknown:
         apireturn(400, message=f"unknown state {unknown[0]!r}; states: {', '.join(JobState)}")
+    limit = _limit(request.GET.get("limit"))  # a bad request starts no farm
     jobs = _farm(request).queue.list_jobs(
         states=states,
         project=request.GET.get("project") or None,
         index=request.context.stage.name,
-        limit=_limit(request.GET.get("limit")),
+        limit=limit,
     )
     apireturn(200, type="buildjobs", result=[job.as_json() for job in jobs])
 
@@ -238,7 +242,7 @@ def _json_body(request: Any) -> dict[str, Any]:
 
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_buildfarm.views")``."""
-    config.add_subscriber(on_context_found, ContextFound)
+    config.add_view_deriver(index_writes_deriver, name="devpi_buildfarm_index_writes")
     config.add_tween("devpi_buildfarm.adapters.publisher.tween_factory",
                      under="devpi_server.views.tween_keyfs_transaction", over=EXCVIEW)  # fmt: skip
     routes = [

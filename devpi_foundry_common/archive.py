@@ -233,3 +233,64 @@ def wheel_metadata(data: Source, filename: str, limits: Limits | None = None) ->
             msg = f"{filename!r} does not have exactly one *.dist-info/METADATA"
             raise ArchiveError(msg)
         return archive.read(found[0], max_bytes=MAX_METADATA_BYTES)
+
+
+def core_metadata_only(data: Source, filename: str, limits: Limits | None = None) -> bytes | None:
+    """The core metadata of an archive that :class:`Archive` refused (a link or device
+    member, too many members, ...), when it can still be reached safely: a wheel's single
+    top-level ``*.dist-info/METADATA`` or an sdist's top-level ``PKG-INFO``, a regular file
+    with a safe name, at most :data:`MAX_METADATA_BYTES`. No other member is read. ``None``
+    when there is no such member; a tar is scanned for at most ``max_members`` members."""
+    limits = limits or Limits()
+    fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
+    start = fileobj.tell()
+    try:
+        if filename.endswith(".whl"):
+            return _zip_metadata(fileobj, filename)
+        if filename.endswith(SDIST_SUFFIXES) and not filename.endswith(".zip"):
+            return _tar_metadata(fileobj, filename, limits)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ArchiveError):
+        return None
+    finally:
+        fileobj.seek(start)
+    return None
+
+
+def _zip_metadata(fileobj: IO[bytes], filename: str) -> bytes | None:
+    with zipfile.ZipFile(fileobj) as zf:
+        found = [
+            info
+            for info in zf.infolist()
+            if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
+        ]
+        if len(found) != 1:
+            return None
+        info = found[0]
+        check_name(info.filename, filename)
+        mode = info.external_attr >> 16
+        if (
+            info.compress_type not in _ZIP_METHODS
+            or (mode & 0o170000) not in (0, 0o100000)  # a regular file, or no type bits
+            or info.file_size > MAX_METADATA_BYTES
+        ):
+            return None
+        with zf.open(info) as fh:
+            content = fh.read(MAX_METADATA_BYTES + 1)
+        return content if len(content) == info.file_size else None
+
+
+def _tar_metadata(fileobj: IO[bytes], filename: str, limits: Limits) -> bytes | None:
+    with tarfile.open(fileobj=fileobj, mode="r:*") as tar:
+        for count, tinfo in enumerate(tar):
+            if count >= limits.max_members:
+                return None
+            name = tinfo.name.removeprefix("./")
+            if name.count("/") != 1 or not name.endswith("/PKG-INFO"):
+                continue
+            if not tinfo.isfile() or tinfo.size > MAX_METADATA_BYTES:
+                return None
+            check_name(name, filename)
+            extracted = tar.extractfile(tinfo)
+            content = extracted.read(MAX_METADATA_BYTES + 1) if extracted is not None else b""
+            return content if len(content) == tinfo.size else None
+    return None

@@ -123,9 +123,10 @@ def upgrade_index_options(request: Any, defaults: Mapping[str, object]) -> list[
     """Store the default of each option in ``defaults`` that a ``PATCH`` of an index edits
     with ``+=``/``-=`` while the index has no value for it.
 
-    Called from a Pyramid ``ContextFound`` subscriber, i.e. inside devpi's write transaction
-    and before its view. ``request`` is devpi-server's request (duck-typed, this package
-    imports no devpi). Returns the option names it stored.
+    Called through :func:`devpi_foundry_common.index_writes.wrap_index_write`, inside
+    devpi's write transaction, after devpi's permission check and before its view.
+    ``request`` is devpi-server's request (duck-typed, this package imports no devpi).
+    Returns the option names it stored.
     """
     route = request.matched_route
     if route is None or route.name not in INDEX_ROUTES or request.method != "PATCH":

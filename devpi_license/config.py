@@ -15,13 +15,14 @@ DEFAULTS: Final = MappingProxyType(
         "license_allow": [],
         "license_deny": [],
         "license_unknown": "allow",
+        "license_unreadable": "deny",
     }
 )
 
 #: Options that only devpi_policy can enforce (through its hooks): setting them on a server
 #: without devpi_policy is refused rather than silently not enforced.
 POLICY_FEATURE: Final = "devpi-policy"
-NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown")
+NEEDS_POLICY: Final = ("license_allow", "license_deny", "license_unknown", "license_unreadable")
 #: devpi_policy's option for an index's mode: in ``dry-run`` its refusals are let through
 POLICY_MODE: Final = "policy_mode"
 DRY_RUN: Final = "dry-run"

@@ -52,7 +52,8 @@ def devpipolicy_facts(subject: Any, xom: Any) -> dict[str, Any] | None:
         if request is not None:
             remember(request, subject.filename, info)
         metrics_for(xom).inc("extractions_total")
-        return {"license": info.expression, "license_pending": False}
+        return {"license": info.expression, "license_pending": False,
+                "license_unreadable": info.unreadable}  # fmt: skip
     if not subject.version or (subject.phase == "upload" and subject.stored_in in
                                (None, subject.index)):  # fmt: skip
         return None
@@ -71,6 +72,7 @@ def devpipolicy_facts(subject: Any, xom: Any) -> dict[str, Any] | None:
     return {
         "license": found.expression if found else None,
         "license_pending": found is None,
+        "license_unreadable": found.unreadable if found else (),
         "license_release": found,
     }
 
@@ -84,7 +86,8 @@ def devpipolicy_check(
     rules = LicenseRules.from_options(options)
     if not rules.active or "license_pending" not in facts:
         return None
-    found = verdict(rules, facts.get("license"), pending=facts.get("license_pending"))
+    found = verdict(rules, facts.get("license"), pending=facts.get("license_pending"),
+                    unreadable=facts.get("license_unreadable") or ())  # fmt: skip
     what = f"'{subject.project} {subject.version}'" if subject.version else repr(subject.filename)
     if found.refused:
         metrics_for(xom).inc("rejections_total")

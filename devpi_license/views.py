@@ -12,14 +12,11 @@ from typing import Any
 
 from devpi_server.views import apireturn
 from packaging.utils import canonicalize_name
-from pyramid.events import BeforeRender, ContextFound
+from pyramid.events import BeforeRender
 from pyramid.tweens import EXCVIEW
 
-from devpi_foundry_common.indexconfig import (
-    INDEX_ROUTES,
-    requested_index_options,
-    unenforced_options,
-)
+from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
+from devpi_foundry_common.indexconfig import requested_index_options, unenforced_options
 from devpi_license.adapters.devpi import upgrade_index_options
 from devpi_license.adapters.lookup import holder_of, path_verdict, release_license
 from devpi_license.config import DEFAULTS, NEEDS_POLICY, POLICY_FEATURE
@@ -28,14 +25,18 @@ from devpi_license.web import on_before_render
 ROUTE = "devpi_license_release"
 
 
-def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view; only index PUT/PATCH concern it."""
-    request = event.request
-    route = request.matched_route
-    if route is None or route.name not in INDEX_ROUTES:
-        return  # downloads, pages, uploads: most requests
-    upgrade_index_options(request)
+def index_writes_deriver(view: Any, info: Any) -> Any:
+    """Pyramid view deriver: devpi's index PUT/PATCH views refuse license rules this server
+    cannot enforce and store the defaults of ``license_*`` options edited with ``+=``/``-=``,
+    only once devpi has authorised the request (see devpi_foundry_common.index_writes)."""
+    if not is_index_write_view(info.options):
+        return view
+    return wrap_index_write(view, before=_before_index_write)
+
+
+def _before_index_write(request: Any) -> bool:
     refuse_unenforceable_options(request)
+    return upgrade_index_options(request)
 
 
 def refuse_unenforceable_options(request: Any) -> None:
@@ -81,7 +82,7 @@ def license_view(request: Any) -> None:
 
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_license.views")``."""
-    config.add_subscriber(on_context_found, ContextFound)
+    config.add_view_deriver(index_writes_deriver, name="devpi_license_index_writes")
     config.add_subscriber(on_before_render, BeforeRender)
     config.add_tween(
         "devpi_license.adapters.uploads.upload_tween_factory",

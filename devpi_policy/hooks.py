@@ -8,7 +8,7 @@ from pluggy import HookimplMarker
 
 from devpi_policy.adapters.devpi import metrics_for
 from devpi_policy.adapters.serving import wrap_customizers
-from devpi_policy.config import FEATURE
+from devpi_policy.config import FEATURE, add_parser_options
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -20,6 +20,12 @@ hookimpl = HookimplMarker("devpiserver")
 def devpiserver_get_features() -> set[str]:
     """Announce devpi_policy in ``/+api`` so clients can tell it is installed."""
     return {FEATURE}
+
+
+@hookimpl
+def devpiserver_add_parser_options(parser: Any) -> None:
+    """``--policy-*`` options of devpi-server (who may push releases out, and where)."""
+    add_parser_options(parser)
 
 
 @hookimpl

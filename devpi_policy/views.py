@@ -1,124 +1,48 @@
-"""Pyramid wiring of devpi_policy: the request-time veto, response filters and views.
+"""Pyramid wiring of devpi_policy: the upload veto, response filters and views.
 
 * ``ContextFound`` runs after routing and before the view, inside the request's write
   transaction: an upload or push refused there stores nothing. The refusal is HTTP 403
-  whose reason phrase is the policy's reason (devpi and twine print it); pushes also get
-  it as the JSON ``message`` devpi-client shows.
-* Direct ``+f/``/``+e/`` downloads are refused there too, except for replicas fetching
-  files from their primary (identity ``+replica``): replication is never blocked.
+  whose reason phrase is the policy's reason (refusals.py).
+* Downloads, devpi-web's release pages and index writes are judged inside devpi's view
+  pipeline, after its permission check (serving_views.py).
 * A tween inside devpi's transaction tween filters the ``+links`` of devpi's JSON API per file.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devpi_server.views import apireturn
 from pyramid.events import BeforeRender, ContextFound
-from pyramid.httpexceptions import HTTPForbidden
 from pyramid.tweens import EXCVIEW
 
-from devpi_foundry_common.indexconfig import INDEX_ROUTES
 from devpi_policy import web
 from devpi_policy.adapters import jsonapi, requests
 from devpi_policy.adapters.checkapi import check_spec, parse_newer_than
-from devpi_policy.adapters.devpi import inheritance_path, metrics_for, upgrade_index_options
+from devpi_policy.adapters.devpi import inheritance_path, metrics_for
 from devpi_policy.adapters.policy import policy_cache
 from devpi_policy.adapters.serving import ServingView
 from devpi_policy.errors import InvalidSpecError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from devpi_foundry_common.metrics import Metrics
-    from devpi_policy.core.evaluate import Decision
-
-log = logging.getLogger(__name__)
+from devpi_policy.refusals import METRICS, POLICIES, enforce, metrics
+from devpi_policy.serving_views import policy_deriver
 
 SHOW_ROUTE = "devpi_policy_show"
 CHECK_ROUTE = "devpi_policy_check"
-REPLICA_IDENTITY = "+replica"
-_MAX_REASON = 900
-#: Registry keys of this server's metrics and policy cache, looked up once in includeme:
-#: every download uses both, and devpi's singleton lookup takes a lock all threads share.
-_METRICS = "devpi_policy.metrics"
-_POLICIES = "devpi_policy.policies"
-
-
-class PolicyRefused(HTTPForbidden):  # type: ignore[misc]  # pyramid ships no type hints
-    """403 whose reason phrase (status line) is the policy's reason."""
-
-    def __init__(self, message: str, *, as_json: bool) -> None:
-        self.title = _reason_phrase(message)
-        if as_json:
-            body = json.dumps({"type": "policy", "message": message}).encode()
-            super().__init__(body=body, content_type="application/json")
-        else:
-            super().__init__(detail=message)
-
-
-def _reason_phrase(message: str) -> str:
-    """One latin-1 line for the HTTP status line: user-controlled names cannot inject."""
-    text = " ".join(message.split())
-    text = text.encode("latin-1", "backslashreplace").decode("latin-1")
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
-
-
-def _metrics(request: Any) -> Metrics:
-    found: Metrics = request.registry[_METRICS]
-    return found
-
-
-def _enforce(
-    request: Any, decision: Decision, what: Callable[[], str], *, as_json: bool = False
-) -> None:
-    """Count the check; log and refuse when it denies. ``what`` names the request for the
-    log, and is only called when there is something to log."""
-    metrics = _metrics(request)
-    metrics.inc("checks_total")
-    if decision.dry_run:
-        metrics.inc("dry_run_total")
-        log.warning("policy dry-run, %s let through: %s", what(), "; ".join(decision.dry_run))
-    if decision.allowed:
-        return
-    metrics.inc("denials_total")
-    log.info("policy refused %s: %s", what(), decision.reason)
-    message = f"policy: {decision.reason}"
-    raise PolicyRefused(message, as_json=as_json)
 
 
 def on_context_found(event: Any) -> None:
-    """Runs for every routed request before its view.
-
-    Downloads come first: they are most requests, and an allowed one costs a few lookups.
-    """
+    """Runs for every routed request before its view: uploads and pushes are judged here,
+    before devpi's view stores anything (after devpi's own permission check, see
+    requests.check_store_request)."""
     request = event.request
     route = request.matched_route
-    if route is None:
+    if route is None or route.name not in requests.UPLOAD_ROUTES:
         return
-    name = route.name
-    if name in requests.FILE_ROUTES:
-        decision = requests.check_download(request, request.registry[_POLICIES])
-        if decision is None:
-            return
-        if not decision.allowed and request.authenticated_userid == REPLICA_IDENTITY:
-            return  # a replica copying what its primary holds: replication is never blocked
-        _enforce(request, decision, lambda: f"download {request.path}")
-        return
-    if name in INDEX_ROUTES:
-        upgrade_index_options(request)
-    if name in web.RELEASE_PAGES and request.method == "GET":
-        reason = web.refused_release_page(request)
-        if reason is not None:
-            message = f"policy: {reason}"
-            raise PolicyRefused(message, as_json=False)
-    elif name in requests.UPLOAD_ROUTES:
-        verdict = requests.check_store_request(request)
-        if verdict is not None:
-            what = f"{request.method} to {request.path}"
-            _enforce(request, verdict.decision, lambda: what, as_json=verdict.json)
+    verdict = requests.check_store_request(request)
+    if verdict is not None:
+        what = f"{request.method} to {request.path}"
+        enforce(request, verdict.decision, lambda: what, as_json=verdict.json)
 
 
 def json_filter_tween_factory(handler: Any, registry: Any) -> Any:  # noqa: ARG001
@@ -145,7 +69,7 @@ def filter_json_response(request: Any, response: Any) -> None:
     data = json.loads(response.body)
     hidden = jsonapi.filter_result(view, route.name, request.matchdict, data)
     if hidden:
-        _metrics(request).inc("hidden_total", hidden)
+        metrics(request).inc("hidden_total", hidden)
         response.body = json.dumps(data).encode()
 
 
@@ -170,16 +94,17 @@ def policy_check(request: Any) -> None:
         result = check_spec(request.context.stage, spec, parse_newer_than(request.GET))
     except InvalidSpecError as exc:
         apireturn(400, message=str(exc))
-    _metrics(request).inc("checks_total")
+    metrics(request).inc("checks_total")
     apireturn(200, type="policy-check", result=result)
 
 
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_policy.views")``."""
     xom = config.registry["xom"]
-    config.registry[_METRICS] = metrics_for(xom)
-    config.registry[_POLICIES] = policy_cache(xom)
+    config.registry[METRICS] = metrics_for(xom)
+    config.registry[POLICIES] = policy_cache(xom)
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_view_deriver(policy_deriver, name="devpi_policy")
     config.add_subscriber(web.on_before_render, BeforeRender)
     config.add_tween(
         "devpi_policy.views.json_filter_tween_factory",

@@ -9,7 +9,8 @@ the benchmark's files):
   (time and the server's RSS growth);
 - ``root/mirror``: a mirror (``type=mirror``) of a third devpi-server playing PyPI, whose
   project has >= 1000 files, inherited by ``bench/dev``; its simple pages (HTML and PEP
-  691 JSON) and cached ``+f/`` downloads are timed through ``bench/dev``;
+  691 JSON) and cached ``+f/`` downloads are timed through ``bench/dev``, and so are the
+  pages of a small mirrored project (30 files), where the fixed cost per request shows most;
 - 50 concurrent ``pip install --no-deps --target`` (isolated environments) of a small
   project uploaded to ``bench/dev``: wall time and errors.
 

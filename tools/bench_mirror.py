@@ -1,7 +1,8 @@
 """The mirror and pip parts of tools/bench.py, and the upload helper all parts use.
 
 A third devpi-server (from the plain venv) plays PyPI: its index ``root/upstream`` holds
-one project with >= 1000 tiny real wheels (versions x platform tags). Each server under
+one project with >= 1000 tiny real wheels (versions x platform tags) and a small one with
+30, where the plugins' fixed cost per request shows most. Each server under
 test mirrors it as ``root/mirror`` (``type=mirror``) and inherits it in ``bench/dev``; on
 the plugins server both carry rules that match every request but hide none of the files.
 """
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 MIRRORED = "bench-mirrored"
+SMALL = "bench-small"
+SMALL_FILES = 30
 PIP_PROJECT = "bench-pip"
 UPSTREAM_INDEX = "root/upstream"
 MIRROR = "root/mirror"
@@ -121,6 +124,10 @@ def start_upstream(bindir: Path, workdir: Path, nfiles: int, workers: int = 4) -
             make_wheel(wheeldir, Project(MIRRORED, f"1.{i // len(TAGS)}"), TAGS[i % len(TAGS)])
             for i in range(nfiles)
         ]
+        wheels += [
+            make_wheel(wheeldir, Project(SMALL, f"1.{i // len(TAGS)}"), TAGS[i % len(TAGS)])
+            for i in range(SMALL_FILES)
+        ]
         start = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda w: upload(root, UPSTREAM_INDEX, w.name, w.read_bytes()), wheels))
@@ -144,8 +151,14 @@ def setup_mirror(api: DevpiApi, upstream: Upstream, *, plugins: bool) -> None:
 
 
 def warm_mirror(url: str, expected: int, workers: int) -> list[str]:
-    """Fetch MIRRORED's page through ``bench/dev`` and every file once (so devpi caches it);
-    return the files' paths. All ``expected`` files must be listed (the rules hide none)."""
+    """Fetch MIRRORED's page through ``bench/dev`` and every file once (so devpi caches it),
+    and SMALL's page; return MIRRORED's file paths. All ``expected`` files (and SMALL's 30)
+    must be listed: the rules hide none."""
+    small = f"{url}/{DEV}/+simple/{SMALL}/"
+    listed = len(DevpiApi(url).request("GET", small, headers={"Accept": PEP691}).json()["files"])
+    if listed != SMALL_FILES:
+        msg = f"{url}: {listed} of {SMALL_FILES} files of {SMALL} listed through {DEV}"
+        raise RuntimeError(msg)
     page = f"{url}/{DEV}/+simple/{MIRRORED}/"
     files = DevpiApi(url).request("GET", page, headers={"Accept": PEP691}).json()["files"]
     hrefs = [urllib.parse.urljoin(page, f["url"]).split("#")[0] for f in files]
@@ -163,9 +176,14 @@ def warm_mirror(url: str, expected: int, workers: int) -> list[str]:
 def mirror_mixes(paths: list[str], requests: int, downloads: int) -> dict[str, Paths]:
     """Request mixes through the inheriting index ``bench/dev``."""
     simple = f"{DEV}/+simple/{MIRRORED}/"
+    small = f"{DEV}/+simple/{SMALL}/"
     return {
         "mirror simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * requests,
         "mirror simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * requests,
+        "small mirrored page HTML, 30 files (req/s)": [(small, {"Accept": "text/html"})]
+        * (4 * requests),
+        "small mirrored page PEP 691 JSON, 30 files (req/s)": [(small, {"Accept": PEP691})]
+        * (4 * requests),
         "mirror +f/ downloads, cached (req/s)": [
             (paths[i % len(paths)], {"Accept": "*/*"}) for i in range(downloads)
         ],

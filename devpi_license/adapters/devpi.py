@@ -27,13 +27,14 @@ def metrics_for(xom: Any) -> Metrics:
     )
 
 
-def upgrade_index_options(request: Any) -> None:
+def upgrade_index_options(request: Any) -> bool:
     """Store the default of a ``license_*`` option that a PATCH edits with ``+=``/``-=``
-    while the index has no value for it, so devpi can apply the edit."""
+    while the index has no value for it, so devpi can apply the edit; whether it stored any."""
     added = indexconfig.upgrade_index_options(request, DEFAULTS)
     if added:
         metrics_for(request.registry["xom"]).inc("indexconfig_upgrades_total")
         log.info("stored defaults of %s in index %s", added, request.context.stage.name)
+    return bool(added)
 
 
 class LicenseOptionsMixin(indexconfig.DeclaredOptions, defaults=DEFAULTS):

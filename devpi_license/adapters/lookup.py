@@ -127,7 +127,8 @@ def path_verdict(stage: Any, holder: Any, found: ReleaseLicense | None) -> dict[
     would_refuse: list[str] = []
     for current in stage.sro():
         rules = LicenseRules.from_options(current.ixconfig)
-        result = verdict(rules, found.expression if found else None, pending=found is None)
+        result = verdict(rules, found.expression if found else None, pending=found is None,
+                         unreadable=found.unreadable if found else ())  # fmt: skip
         if first is None:
             first = (result, current.name)
         if result.refused:

@@ -4,18 +4,25 @@ archive reader (nothing is extracted to disk; size, member and ratio limits appl
 Wheels: ``*.dist-info/METADATA`` and, per PEP 639, ``*.dist-info/licenses/...`` (older
 wheels: the ``License-File`` names in the dist-info). Sdists: ``PKG-INFO`` of the top-level
 directory and the files its ``License-File`` entries name, else ``LICENSE*``/``COPYING*``
-at the top level. A file that cannot be read gives an unknown license whose evidence says
-why; it never raises.
+at the top level. A file that cannot be read gives ``unreadable`` evidence saying why, and
+what its core metadata names if that member alone can still be reached; it never raises.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from packaging.metadata import parse_email
 
-from devpi_foundry_common.archive import Archive, ArchiveError, Limits, Source
-from devpi_license.core.extract import Evidence, LicenseInfo, extract
+from devpi_foundry_common.archive import (
+    Archive,
+    ArchiveError,
+    Limits,
+    Source,
+    core_metadata_only,
+)
+from devpi_license.core.extract import UNREADABLE, Evidence, LicenseInfo, extract
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,6 +44,7 @@ def license_of_metadata(metadata: bytes, license_files: Mapping[str, str]) -> Li
 def license_of_file(filename: str, data: Source) -> LicenseInfo:
     """The license of the wheel or sdist ``filename`` with content ``data`` (its bytes, or
     a seekable binary file at its start, read in place: only the members used are read)."""
+    start = None if isinstance(data, bytes) else data.tell()
     try:
         with Archive(data, filename, LIMITS) as archive:
             if filename.endswith(".whl"):
@@ -44,9 +52,24 @@ def license_of_file(filename: str, data: Source) -> LicenseInfo:
             else:
                 metadata, files = _sdist(archive)
     except (ArchiveError, UnicodeDecodeError, ValueError) as exc:
-        evidence = Evidence("file", filename, None, 0.0, f"could not be read: {exc}")
-        return LicenseInfo(None, None, 0.0, (evidence,))
+        if start is not None and not isinstance(data, bytes):
+            data.seek(start)
+        return _unreadable(filename, data, exc)
     return license_of_metadata(metadata, files)
+
+
+def _unreadable(filename: str, data: Source, exc: Exception) -> LicenseInfo:
+    """A file the reader refused: ``unreadable`` evidence saying why, plus what its core
+    metadata names where that alone can still be reached safely (no license files)."""
+    refused = Evidence(UNREADABLE, filename, None, 0.0, f"could not be read: {exc}")
+    metadata = core_metadata_only(data, filename, LIMITS)
+    if metadata is None:
+        return LicenseInfo(None, None, 0.0, (refused,))
+    try:
+        info = license_of_metadata(metadata, {})
+    except (UnicodeDecodeError, ValueError):
+        return LicenseInfo(None, None, 0.0, (refused,))
+    return replace(info, evidence=(*info.evidence, refused))
 
 
 def _texts(archive: Archive, names: list[str]) -> dict[str, str]:

@@ -25,6 +25,9 @@ EVIDENCE_CHARS: Final = 300
 #: usually mean bundled parts, all of which apply
 TIERS: Final = {"License-Expression": 0, "Classifier": 1, "License": 2, "License-File": 3}
 OPERATORS: Final = ("OR", "OR", "OR", "AND")
+#: the evidence source of a file the bounded reader refused (``how`` says why); it names no
+#: license, and a release with such evidence is ``unreadable`` (core/rules.py)
+UNREADABLE: Final = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,11 @@ class LicenseInfo:
     evidence: tuple[Evidence, ...] = ()
     conflicts: tuple[str, ...] = field(default=())
 
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        """Why the file (or files) could not be read; empty when all were read."""
+        return unreadable_reasons(self.evidence)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "expression": self.expression,
@@ -90,6 +98,15 @@ class LicenseInfo:
             evidence=tuple(Evidence.from_json(e) for e in data.get("evidence") or ()),
             conflicts=tuple(data.get("conflicts") or ()),
         )
+
+
+def unreadable_reasons(evidence: Sequence[Evidence]) -> tuple[str, ...]:
+    """The reasons in ``evidence`` that a file could not be read, each naming its file."""
+    return tuple(
+        f"{e.file or e.value} {e.how}" if (e.file or e.value) else e.how
+        for e in evidence
+        if e.source == UNREADABLE
+    )
 
 
 UNKNOWN: Final = LicenseInfo(expression=None, source=None, confidence=0.0)

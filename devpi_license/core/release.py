@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from devpi_license.core.extract import TIERS, Evidence, LicenseInfo, decide
+from devpi_license.core.extract import TIERS, Evidence, LicenseInfo, decide, unreadable_reasons
 from devpi_license.core.spdx import normalize
 
 #: versiondata keys (no ``+`` prefix: those break devpi-import)
@@ -23,7 +23,7 @@ SPDX_KEY: Final = "license_spdx"
 SOURCES_KEY: Final = "license_sources"
 UNKNOWN_TEXT: Final = "unknown"
 
-State = Literal["known", "unknown"]
+State = Literal["known", "unknown", "unreadable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,15 @@ class ReleaseLicense:
 
     @property
     def state(self) -> State:
+        """``unreadable`` when the reader refused a file (whatever its metadata named)."""
+        if self.unreadable:
+            return "unreadable"
         return "known" if self.expression else "unknown"
+
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        """Why files of the release could not be read (empty: every file was read)."""
+        return unreadable_reasons(self.evidence)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -56,6 +64,7 @@ class ReleaseLicense:
             "files": list(self.files),
             "evidence": [e.as_json() for e in self.evidence],
             "conflicts": list(self.conflicts),
+            "unreadable": list(self.unreadable),
         }
 
     def as_versiondata(self) -> dict[str, Any]:

@@ -7,7 +7,10 @@ without regard to case. A license is refused when a deny pattern matches it, or 
 ``license_allow`` it lets the combination through even where ``license_deny`` refuses the
 bare license. ``A OR B`` passes if either passes, ``A AND B`` needs both. A release whose
 license is unknown is judged by ``license_unknown`` (``allow``, ``warn`` or ``deny``); one
-whose license is not extracted yet (``pending``) is refused whenever any rule is set.
+whose license is not extracted yet (``pending``) is refused whenever any rule is set. A
+release one of whose files the bounded reader refused (``unreadable``) is refused whenever
+any rule is set, unless both ``license_unreadable`` and ``license_unknown`` are set to
+``allow`` on the index; a license its metadata still names is judged first.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Final
 from devpi_license.core.spdx import All, Either, License, Node, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 UNKNOWN_MODES: Final = ("allow", "warn", "deny")
+UNREADABLE_MODES: Final = ("allow", "deny")
 _PATTERN: Final = re.compile(r"^[A-Za-z0-9.+*?\[\]-]+( WITH [A-Za-z0-9.+*?\[\]-]+)?$")
 
 
@@ -31,6 +35,9 @@ class LicenseRules:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     unknown: str = "allow"
+    unreadable: str = "deny"
+    #: whether the index sets ``license_unknown`` itself (not only by default)
+    unknown_set: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LicenseRules:
@@ -38,7 +45,14 @@ class LicenseRules:
             allow=tuple(_as_list(options.get("license_allow"))),
             deny=tuple(_as_list(options.get("license_deny"))),
             unknown=str(options.get("license_unknown") or "allow"),
+            unreadable=str(options.get("license_unreadable") or "deny"),
+            unknown_set=bool(options.get("license_unknown")),
         )
+
+    @property
+    def unreadable_allowed(self) -> bool:
+        """Unreadable files pass only when the index says so twice, explicitly."""
+        return self.unreadable == "allow" and self.unknown_set and self.unknown == "allow"
 
     @property
     def active(self) -> bool:
@@ -80,11 +94,11 @@ def option_problems(index: str, options: Mapping[str, Any]) -> list[str]:
             for pattern in _as_list(value)
             if not _PATTERN.match(pattern)
         )
-    unknown = options.get("license_unknown") or "allow"
-    if unknown not in UNKNOWN_MODES:
-        problems.append(
-            f"license_unknown on {index}: {unknown!r} is not one of {', '.join(UNKNOWN_MODES)}"
-        )
+    for key, modes, default in (("license_unknown", UNKNOWN_MODES, "allow"),
+                                ("license_unreadable", UNREADABLE_MODES, "deny")):  # fmt: skip
+        value = options.get(key) or default
+        if value not in modes:
+            problems.append(f"{key} on {index}: {value!r} is not one of {', '.join(modes)}")
     return problems
 
 
@@ -131,18 +145,40 @@ def _refusals(rules: LicenseRules, node: Node) -> list[_Refusal]:
     return [r for part in node.parts for r in _refusals(rules, part)]
 
 
-def verdict(rules: LicenseRules, expression: str | None, *, pending: bool = False) -> Verdict:
-    """The verdict of ``rules`` on a release licensed ``expression`` (``None``: unknown).
+def verdict(
+    rules: LicenseRules,
+    expression: str | None,
+    *,
+    pending: bool = False,
+    unreadable: Sequence[str] = (),
+) -> Verdict:
+    """The verdict of ``rules`` on a release licensed ``expression`` (``None``: unknown);
+    ``unreadable`` holds why files of it could not be read.
 
     >>> rules = LicenseRules(deny=("AGPL-*",))
     >>> verdict(rules, "AGPL-3.0-only").reason
     "license 'AGPL-3.0-only' is denied by license_deny 'AGPL-*'"
     >>> verdict(rules, "AGPL-3.0-only OR MIT").allowed
     True
+    >>> found = verdict(rules, "MIT", unreadable=["x.whl could not be read: links"])
+    >>> found.state, found.refused
+    ('unreadable', True)
     """
     if pending:
         reason = "license is not known yet (extraction pending)" if rules.active else None
         return Verdict(state="pending", refused=rules.active, reason=reason)
+    found = _verdict(rules, expression)
+    if not unreadable or not rules.active or found.state == "denied":
+        return found
+    why = "; ".join(unreadable)
+    if rules.unreadable_allowed:
+        reason = f"{why} (allowed by license_unreadable 'allow')"
+        return Verdict(state="unreadable", refused=False, reason=reason)
+    reason = f"{why}; refused unless license_unreadable and license_unknown are 'allow'"
+    return Verdict(state="unreadable", refused=True, reason=reason)
+
+
+def _verdict(rules: LicenseRules, expression: str | None) -> Verdict:
     node = None
     if expression is not None:
         try:

@@ -155,6 +155,36 @@ def policy_cache(xom: Any) -> PolicyCache:
     return per_server(xom, "devpi-policy", "policy-cache", PolicyCache)
 
 
+@lru_cache(maxsize=8)
+def _server_cache(xom: Any) -> PolicyCache:
+    """:func:`policy_cache` without devpi's singleton lock on every call (a process has
+    one xom; tests a few)."""
+    return policy_cache(xom)
+
+
+def serving_path(stage: Any) -> tuple[tuple[str, ...], tuple[IndexPolicy, ...]]:
+    """Names and policies of the indexes on ``stage``'s inheritance path (devpi's ``sro``).
+
+    Memoised per keyfs serial (bases and options change only with a new one), unless a
+    plugin implements ``devpiserver_sro_skip``, whose answer may depend on the request:
+    every listing asks, and walking the path makes devpi copy each base's user record.
+    """
+    xom = stage.xom
+    memo = None
+    if not xom.config.hook.devpiserver_sro_skip.get_hookimpls():
+        memo = _server_cache(xom).memo(xom)
+    key = ("serving-path", stage.name)
+    found: tuple[tuple[str, ...], tuple[IndexPolicy, ...]] | None = (
+        None if memo is None else memo.get(key)
+    )
+    if found is None:
+        stages = list(stage.sro())
+        found = (tuple(s.name for s in stages), tuple(index_policy(s) for s in stages))
+        if memo is not None and len(memo) < MEMO_SIZE:
+            memo[key] = found
+    return found
+
+
 def policy_by_name(xom: Any, name: str) -> IndexPolicy | None:
     """The policy of index ``name`` (``None``: no such index), without building its stage
     when this read transaction's serial has been seen before."""
@@ -170,7 +200,9 @@ def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts)
         return [f"the policy options of {policy.index} are invalid, so it refuses all: {issues}"]
     if subject.filename:
         reasons = list(cached_file_denials(policy.rules, subject.filename))
-        if subject.phase == "upload":  # the form's project may differ from the file name's
+        # an upload's form, or a download's entry (tox results, documentation), may name
+        # another release than the file name does: both must pass
+        if subject.phase in ("upload", "download"):
             more = cached_release_denials(policy.rules, subject.project, subject.version)
             reasons += [r for r in more if r not in reasons]
     else:

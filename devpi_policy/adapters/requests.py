@@ -1,38 +1,21 @@
-"""Decisions about requests that store or fetch files: uploads, pushes, downloads.
+"""Decisions about requests that store files: uploads (pushes: pushes.py).
 
-Uploads and pushes are judged by the rules of their target index only; direct ``+f/`` and
-``+e/`` downloads by the rules of the index the URL names, which is the index holding
-the file. Nothing here builds an HTTP response: views.py does.
+Uploads are judged by the rules of their target index (downloads: files.py). Nothing
+here builds an HTTP response: views.py does.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from devpi_policy.adapters.plugins import NO_FACTS
-from devpi_policy.adapters.policy import (
-    MEMO_SIZE,
-    IndexPolicy,
-    PolicyCache,
-    decide_path,
-    index_policy,
-    index_reasons,
-)
-from devpi_policy.core.evaluate import Decision, decide, split_filename
+from devpi_policy.adapters import pushes
+from devpi_policy.adapters.policy import decide_path, index_policy
+from devpi_policy.adapters.uploads import upload_naming_problem
+from devpi_policy.core.evaluate import Decision, combine, decide
 from devpi_policy.core.subject import Subject
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from devpi_policy.core.rules import Rules
-
 UPLOAD_ROUTES = frozenset({"/{user}/{index}/", "/{user}/{index}"})
-FILE_ROUTES = frozenset({"/{user}/{index}/+f/{relpath:.*}", "/{user}/{index}/+e/{relpath:.*}"})
-PUSH_RELS = frozenset({"releasefile", "doczip"})
-_UNKNOWN: Any = object()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,19 +26,14 @@ class Verdict:
     json: bool = False
 
 
-def _combine(decisions: Sequence[Decision]) -> Decision:
-    denials = [r for d in decisions for r in d.denials]
-    dry = [r for d in decisions for r in d.dry_run]
-    return Decision(denials=tuple(dict.fromkeys(denials)), dry_run=tuple(dict.fromkeys(dry)))
-
-
 def _form_text(form: Any, key: str) -> str:
     value = form.get(key)
     return value if isinstance(value, str) else ""
 
 
 def check_upload(request: Any) -> Decision | None:
-    """An upload (``:action`` form): file_upload, doc_upload or submit (register)."""
+    """An upload (``:action`` form): file_upload, doc_upload or submit (register). A file
+    whose name, form and core metadata name different releases is refused too."""
     stage = request.context.stage
     policy = index_policy(stage)
     if not policy.active or stage.ixconfig.get("type") == "mirror":
@@ -87,49 +65,14 @@ def check_upload(request: Any) -> Decision | None:
         stream=stream if filename else None,
     )
     try:
-        return decide_path(stage.xom, [policy], subject)
+        decision = decide_path(stage.xom, [policy], subject)
+        problem = upload_naming_problem(filename, name, version, content.file) if filename else None
     finally:
         if filename:
             content.file.seek(0)
-
-
-def check_push(request: Any) -> Decision | None:
-    """A ``devpi push`` (JSON body) to an index of this server: the target's rules apply."""
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return None  # devpi answers malformed bodies itself
-    if not isinstance(data, dict) or not isinstance(data.get("targetindex"), str):
-        return None  # pushes to external repositories leave this server
-    name, version = data.get("name"), data.get("version")
-    if not isinstance(name, str) or not isinstance(version, str):
-        return None
-    xom = request.registry["xom"]
-    target = xom.model.getstage(data["targetindex"])
-    if target is None:
-        return None
-    policy = index_policy(target)
-    if not policy.active:
-        return None
-    subject = Subject(phase="upload", index=target.name, project=name, version=version)
-    decisions = [decide_path(xom, [policy], subject)]
-    source = request.context.stage
-    try:
-        links = source.get_linkstore_perstage(name, version).get_links()
-    except source.MissesRegistration:
-        links = []
-    for link in links:
-        if link.rel in PUSH_RELS:
-            file_subject = Subject(
-                phase="upload",
-                index=target.name,
-                project=name,
-                version=version,
-                filename=link.basename,
-                stored_in=source.name,
-            )
-            decisions.append(decide_path(xom, [policy], file_subject))
-    return _combine(decisions)
+    if problem is None:
+        return decision
+    return combine([decision, decide([(policy.mode, [problem])])])
 
 
 def check_store_request(request: Any) -> Verdict | None:
@@ -137,62 +80,9 @@ def check_store_request(request: Any) -> Verdict | None:
     if request.method not in ("POST", "PUSH"):
         return None
     if request.POST.get(":action"):
+        if not request.has_permission("upload"):
+            return None  # devpi refuses it: nothing of the upload is read before that
         decision = check_upload(request)
         return None if decision is None else Verdict(decision=decision)
-    decision = check_push(request)
+    decision = pushes.check_push(request)
     return None if decision is None else Verdict(decision=decision, json=True)
-
-
-def check_download(request: Any, policies: PolicyCache) -> Decision | None:
-    """A direct file download: the rules of the index the URL names (which holds it).
-
-    Most requests are downloads, so an answer that follows from the index options alone
-    is memoised per keyfs serial and file path: a repeated download costs one lookup.
-    """
-    if request.method not in ("GET", "HEAD"):
-        return None
-    matchdict = request.matchdict
-    xom = request.registry["xom"]
-    key = (matchdict["user"], matchdict["index"], matchdict["relpath"])
-    memo = policies.memo(xom)
-    if memo is not None:
-        found: Decision | None = memo.get(key, _UNKNOWN)
-        if found is not _UNKNOWN:
-            return found
-    name = f"{key[0]}/{key[1]}"
-    policy = policies.get(xom, name)
-    if policy is None or not policy.active:
-        decision = None
-    else:
-        filename = key[2].rsplit("/", 1)[-1].removesuffix(".metadata")
-        if policy.plugin_rules:  # plugins may answer from more than the options: not memoised
-            return decide_path(xom, [policy], _download_subject(name, filename))
-        # devpi_policy's own rules: the file name decides
-        decision = _own_rules_decision(policy.index, policy.rules, policy.problems, filename)
-    if memo is not None and len(memo) < MEMO_SIZE:
-        memo[key] = decision
-    return decision
-
-
-def _download_subject(name: str, filename: str) -> Subject:
-    project, version, _ = split_filename(filename)
-    return Subject(
-        phase="download",
-        index=name,
-        project=project,
-        version=version,
-        filename=filename,
-        stored_in=name,
-    )
-
-
-@lru_cache(maxsize=8192)
-def _own_rules_decision(
-    index: str, rules: Rules, problems: tuple[str, ...], filename: str
-) -> Decision:
-    """Memoised per (rules, file): without plugin rules nothing else decides a download."""
-    policy = IndexPolicy(
-        index=index, mode=rules.mode, rules=rules, problems=problems, options={}, plugin_rules=False
-    )
-    subject = _download_subject(index, filename)
-    return decide([(policy.mode, index_reasons(None, policy, subject, NO_FACTS))])

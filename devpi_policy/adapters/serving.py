@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from devpi_server.model import BaseStageCustomizer
@@ -23,7 +23,7 @@ from devpi_server.model import BaseStageCustomizer
 from devpi_foundry_common.customizers import CustomizerWrapper, Results
 from devpi_policy.adapters import plugins
 from devpi_policy.adapters.devpi import PolicyOptionsMixin
-from devpi_policy.adapters.policy import IndexPolicy, index_policy, option_problems
+from devpi_policy.adapters.policy import IndexPolicy, option_problems, serving_path
 from devpi_policy.core.evaluate import cached_file_denials, cached_release_denials, split_filename
 from devpi_policy.core.subject import Subject
 
@@ -38,20 +38,27 @@ log = logging.getLogger(__name__)
 class ServingView:
     """The policies on one index's inheritance path, for filtering what it serves."""
 
-    def __init__(self, xom: Any, stages: list[Any], policies: list[IndexPolicy]) -> None:
-        self.xom = xom
-        self.stages = stages
+    def __init__(
+        self, stage: Any, names: tuple[str, ...], policies: tuple[IndexPolicy, ...]
+    ) -> None:
+        self.stage = stage
+        self.xom = stage.xom
+        self.name = str(stage.name)
         self.policies = policies
-        self.positions = {stage.name: i for i, stage in enumerate(stages)}
+        self.positions = {name: i for i, name in enumerate(names)}
 
     @classmethod
     def of(cls, stage: Any) -> ServingView | None:
         """The view of ``stage``; ``None`` when no index on its path has rules."""
-        stages = list(stage.sro())
-        policies = [index_policy(s) for s in stages]
+        names, policies = serving_path(stage)
         if not any(p.active for p in policies):
             return None
-        return cls(stage.xom, stages, policies)
+        return cls(stage, names, policies)
+
+    @cached_property
+    def stages(self) -> list[Any]:
+        """The stages of the path, only made when an item is refused (see below)."""
+        return list(self.stage.sro())
 
     def _first_refusal(
         self, core: Callable[[Rules], Sequence[str]], make: Callable[[], Subject], upto: int
@@ -82,10 +89,6 @@ class ServingView:
             if refused:
                 log.debug("dry-run: %s would refuse an item of %s", policy.index, self.name)
         return None
-
-    @property
-    def name(self) -> str:
-        return str(self.stages[0].name)
 
     def project_allowed(self, project: str) -> bool:
         k = self._first_refusal(

@@ -45,6 +45,13 @@ class Decision:
         return "; ".join(self.denials)
 
 
+def combine(decisions: Sequence[Decision]) -> Decision:
+    """One decision holding every reason of ``decisions`` (each once, in order)."""
+    denials = [r for d in decisions for r in d.denials]
+    dry = [r for d in decisions for r in d.dry_run]
+    return Decision(denials=tuple(dict.fromkeys(denials)), dry_run=tuple(dict.fromkeys(dry)))
+
+
 def _version_in(pattern: ProjectPattern, version: str | None, *, unknown: bool) -> bool:
     """Whether ``version`` is in the pattern's specifier set; ``unknown`` answers for
     versions that do not parse (callers pass the fail-closed answer)."""

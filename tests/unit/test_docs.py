@@ -49,3 +49,10 @@ def test_every_buildfarm_server_option_is_in_buildfarm_md() -> None:
     text = (DOCS / "buildfarm.md").read_text()
     flags = [flag for flag, _ in buildfarm_config.SERVER_OPTIONS]
     assert [flag for flag in flags if flag not in text] == []
+
+
+def test_every_policy_server_option_is_in_configuration_md() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    flags = [flag for flag, _ in policy_config.SERVER_OPTIONS]
+    assert flags
+    assert [flag for flag in flags if f"`{flag}`" not in text] == []

@@ -96,9 +96,55 @@ def test_unknown_and_pending() -> None:
 def test_option_problems_are_all_listed() -> None:
     problems = option_problems("team/prod", {
         "license_allow": ["MIT", "not a license!"], "license_deny": 5,
-        "license_unknown": "maybe"})  # fmt: skip
-    assert len(problems) == 3
+        "license_unknown": "maybe", "license_unreadable": "warn"})  # fmt: skip
+    assert len(problems) == 4
     assert "'not a license!' is not an SPDX identifier or glob" in problems[0]
     assert "license_unknown on team/prod: 'maybe' is not one of allow, warn, deny" in problems[2]
+    assert "license_unreadable on team/prod: 'warn' is not one of allow, deny" in problems[3]
     (comma,) = option_problems("t/p", {"license_allow": "MIT,GPL-*", "license_unknown": "warn"})
     assert comma.startswith("license_allow on t/p: 'MIT,GPL-*' is not an SPDX identifier")
+
+
+WHY = ("demo-1.0-py3-none-any.whl could not be read: member 'demo/x': links are not allowed",)
+
+
+@pytest.mark.parametrize(
+    ("options", "expression", "state", "refused"),
+    [
+        ({"license_deny": ["AGPL-*"]}, None, "unreadable", True),
+        ({"license_deny": ["AGPL-*"]}, "MIT", "unreadable", True),
+        ({"license_deny": ["AGPL-*"]}, "AGPL-3.0-only", "denied", True),
+        ({"license_deny": ["X"], "license_unreadable": "allow"}, "MIT", "unreadable", True),
+        ({"license_deny": ["X"], "license_unknown": "allow"}, "MIT", "unreadable", True),
+        (
+            {"license_deny": ["X"], "license_unknown": "allow", "license_unreadable": "allow"},
+            "MIT",
+            "unreadable",
+            False,
+        ),
+        (
+            {"license_deny": ["AGPL-*"], "license_unknown": "allow", "license_unreadable": "allow"},
+            "AGPL-3.0-only",
+            "denied",
+            True,
+        ),
+        ({}, None, "unknown", False),  # no license rule: nothing to judge
+    ],
+    ids=[
+        "no-metadata",
+        "metadata-allowed",
+        "metadata-denied",
+        "only-unreadable-allow",
+        "only-unknown-allow",
+        "both-allow",
+        "both-allow-but-denied",
+        "no-rules",
+    ],
+)
+def test_unreadable_files_fail_closed(
+    options: dict[str, object], expression: str | None, state: str, refused: bool
+) -> None:
+    found = verdict(LicenseRules.from_options(options), expression, unreadable=WHY)
+    assert (found.state, found.refused) == (state, refused)
+    if state == "unreadable":
+        assert WHY[0] in (found.reason or "")

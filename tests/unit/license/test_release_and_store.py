@@ -180,3 +180,24 @@ def test_upstream_metadata_first_then_the_file_then_limits(upstream: str) -> Non
         assert "not read" in too_big.evidence[0].how
         with pytest.raises(httpx.HTTPStatusError):
             read("missing")
+
+
+def test_an_unreadable_file_makes_the_release_unreadable_through_versiondata() -> None:
+    from devpi_license.core.extract import UNREADABLE, Evidence, LicenseInfo
+    from devpi_license.core.release import from_versiondata, with_file
+
+    why = Evidence(UNREADABLE, "wheel", None, 0.0, "could not be read: links are not allowed")
+    info = LicenseInfo(
+        "AGPL-3.0-only",
+        "License-Expression",
+        1.0,
+        (Evidence("License-Expression", "AGPL-3.0-only", "AGPL-3.0-only", 1.0, "SPDX"), why),
+    )
+    release = with_file(None, "wheel", info)
+    assert release.state == "unreadable"
+    assert release.expression == "AGPL-3.0-only"
+    assert release.unreadable == ("wheel could not be read: links are not allowed",)
+    stored = from_versiondata({"name": "demo", "version": "1.0", **release.as_versiondata()})
+    assert stored is not None
+    assert (stored.state, stored.unreadable) == ("unreadable", release.unreadable)
+    assert stored.as_json()["unreadable"] == list(release.unreadable)

@@ -1,4 +1,4 @@
-"""Download decisions memoised per keyfs serial (devpi_policy.adapters.requests), with a
+"""Download decisions memoised per keyfs serial (devpi_policy.adapters.files), with a
 stand-in for devpi's xom: the memo must never outlive the options it was computed from."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pluggy import HookimplMarker, PluginManager
 
 from devpi_policy import hookspecs
-from devpi_policy.adapters import policy, requests
+from devpi_policy.adapters import files, policy
 from devpi_policy.adapters.policy import PolicyCache
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class FakeXom:
         self.options = options
         self.keyfs = SimpleNamespace(tx=SimpleNamespace(at_serial=1, write=False))
         self.model = SimpleNamespace(getstage=self.getstage)
+        self.filestore = SimpleNamespace(get_file_entry=self.get_file_entry)
         self.loads = 0
         manager = PluginManager(hookspecs.PROJECT_NAME)
         manager.add_hookspecs(hookspecs)
@@ -38,6 +39,16 @@ class FakeXom:
         self.loads += 1
         return SimpleNamespace(name=name, ixconfig=dict(self.options), xom=self)
 
+    @staticmethod
+    def get_file_entry(relpath: str) -> Any:
+        """An entry for ``user/index/+f/a/b/name``, none for anything else."""
+        parts = relpath.split("/")
+        if len(parts) != 6 or parts[2] != "+f":
+            return None
+        name, version = parts[5].split("-")[:2]
+        return SimpleNamespace(meta={"x": 1}, user=parts[0], index=parts[1],
+                               basename=parts[5], project=name, version=version)  # fmt: skip
+
     def setdefault_singleton(self, indexpath: str, key: str, *, factory: Any) -> Any:
         if (indexpath, key) not in self.singletons:
             self.singletons[indexpath, key] = factory()
@@ -47,11 +58,12 @@ class FakeXom:
         self.keyfs.tx = SimpleNamespace(at_serial=serial, write=write)
 
 
-def download(xom: FakeXom, cache: PolicyCache, filename: str, method: str = "GET") -> Any:
-    relpath = f"+f/abc/def/{filename}"
-    matchdict = {"user": "team", "index": "prod", "relpath": relpath}
-    request = SimpleNamespace(method=method, matchdict=matchdict, registry={"xom": xom})
-    return requests.check_download(request, cache)
+def download(xom: FakeXom, cache: PolicyCache, filename: str, spelling: str = "") -> Any:
+    """The decision on team/prod's file ``filename``, with the memo asked first as the
+    file view does; ``spelling`` is appended to the URL path."""
+    relpath = files.entry_relpath(f"/team/prod/+f/abc/def/{filename}{spelling}")
+    found = files.memoised(xom, cache, relpath)
+    return files.decide_file(xom, cache, relpath) if found is files.NOT_MEMOISED else found
 
 
 def test_repeated_download_at_one_serial_is_answered_from_the_memo() -> None:
@@ -59,7 +71,8 @@ def test_repeated_download_at_one_serial_is_answered_from_the_memo() -> None:
     first = download(xom, cache, EVIL)
     assert not first.allowed
     assert download(xom, cache, EVIL) is first
-    assert download(xom, cache, EVIL, method="HEAD") is first
+    assert download(xom, cache, EVIL, "/") is first  # the same entry, however spelled
+    assert download(xom, cache, EVIL, ".metadata#x") is first
     assert download(xom, cache, GOOD).allowed
     assert xom.loads == 1  # the index policy was built once
 
@@ -86,9 +99,10 @@ def test_no_memo_in_a_write_transaction() -> None:
     assert cache.memo(xom) is None
 
 
-def test_other_methods_are_not_judged() -> None:
+def test_a_url_that_resolves_to_no_entry_is_not_memoised() -> None:
     xom, cache = FakeXom({"policy_exclude": ["evil-*"]}), PolicyCache()
-    assert download(xom, cache, EVIL, method="DELETE") is None
+    assert download(xom, cache, EVIL, "/extra") is files.UNRESOLVED
+    assert files.memoised(xom, cache, f"team/prod/+f/abc/def/{EVIL}/extra") is files.NOT_MEMOISED
     assert xom.loads == 0
 
 
@@ -119,7 +133,7 @@ def test_plugin_rules_are_asked_every_time() -> None:
 
 
 def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(requests, "MEMO_SIZE", 3)
+    monkeypatch.setattr(files, "MEMO_SIZE", 3)
     xom, cache = FakeXom({"policy_exclude": ["evil-*"]}), PolicyCache()
     for i in range(10):
         assert download(xom, cache, f"good-1.{i}-py3-none-any.whl").allowed
@@ -136,3 +150,44 @@ def test_policy_by_name_uses_the_server_cache() -> None:
     assert found.rules.exclude
     assert policy.policy_by_name(xom, "team/prod") is found
     assert policy.policy_cache(xom) is xom.singletons["+devpi-policy", "policy-cache"]
+
+
+class FakeStage:
+    """A stage whose inheritance walk is counted."""
+
+    def __init__(self, xom: FakeXom, name: str) -> None:
+        self.xom, self.name, self.walks = xom, name, 0
+        self.ixconfig = dict(xom.options)
+
+    def sro(self) -> list[Any]:
+        self.walks += 1
+        return [self]
+
+
+def _with_sro_skip(xom: FakeXom, impls: list[object]) -> FakeXom:
+    hook = SimpleNamespace(devpiserver_sro_skip=SimpleNamespace(get_hookimpls=lambda: impls))
+    xom.config = SimpleNamespace(hook=hook)  # type: ignore[attr-defined]
+    return xom
+
+
+def test_serving_path_is_walked_once_per_serial() -> None:
+    xom = _with_sro_skip(FakeXom({"policy_exclude": ["evil-*"]}), [])
+    stage = FakeStage(xom, "team/prod")
+    first = policy.serving_path(stage)
+    assert policy.serving_path(stage) is first
+    assert stage.walks == 1
+    xom.at(2)
+    assert policy.serving_path(stage) == first
+    assert stage.walks == 2
+    xom.at(3, write=True)  # a write may change bases or options: never memoised
+    policy.serving_path(stage)
+    policy.serving_path(stage)
+    assert stage.walks == 4
+
+
+def test_serving_path_is_not_memoised_when_a_plugin_skips_bases() -> None:
+    xom = _with_sro_skip(FakeXom({}), [object()])  # its answer may depend on the request
+    stage = FakeStage(xom, "team/prod")
+    policy.serving_path(stage)
+    policy.serving_path(stage)
+    assert stage.walks == 2
