@@ -62,7 +62,8 @@ def _job(request: Any) -> Any:
         job_id = int(request.matchdict["id"])
     except ValueError:
         apireturn(400, message=f"{request.matchdict['id']!r} is not a job number")
-    job = _farm(request).queue.get(job_id)
+    never = service.never_used(request.registry["xom"])  # a 404 makes no farm
+    job = None if never else _farm(request).queue.get(job_id)
     stage = request.context.stage
     if job is None or stage.name != job.spec.index:  # jobs belong to the index that asked
         apireturn(404, message=f"no build job {request.matchdict['id']} on {stage.name}")
@@ -75,6 +76,8 @@ def list_jobs(request: Any) -> None:
     if unknown:
         apireturn(400, message=f"unknown state {unknown[0]!r}; states: {', '.join(JobState)}")
     limit = _limit(request.GET.get("limit"))  # a bad request starts no farm
+    if service.never_used(request.registry["xom"]):
+        apireturn(200, type="buildjobs", result=[])
     jobs = _farm(request).queue.list_jobs(
         states=states,
         project=request.GET.get("project") or None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devpi_buildfarm.adapters import devpi_store
@@ -59,6 +60,18 @@ def existing_farm(xom: Any) -> Farm | None:
     except KeyError:
         return None
     return found
+
+
+def never_used(xom: Any) -> bool:
+    """Whether this server has no build job at all: no farm made in this process and its
+    default SQLite queue never created. Reads then answer "none" without making the farm
+    (its database, threads and backends are made by the first build, not by a 404)."""
+    if existing_farm(xom) is not None or not builds_here(xom):
+        return False
+    options = ServerOptions.from_args(xom.config.args, str(xom.config.server_path))
+    if not options.db.startswith("sqlite:///"):
+        return False
+    return not Path(options.db.removeprefix("sqlite:///")).exists()
 
 
 def start(xom: Any) -> None:

@@ -202,5 +202,7 @@ def test_authorised_plugin_errors(site: Site) -> None:
         "alice/ruled/good/9.9/+license",
         "alice/ruled/+buildfarm/jobs?state=bogus",
         "alice/ruled/+buildfarm/jobs?limit=0",
+        "alice/ruled/+buildfarm/jobs/999",  # no job: answered without making the farm
+        "alice/ruled/+buildfarm/jobs/999/log",
     ):
         _send(site, "alice", "GET", path)
