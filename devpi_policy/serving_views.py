@@ -16,7 +16,8 @@ serves. Views they do not concern are left unwrapped (no cost per request).
 * tox result uploads (POST to a file's URL) onto a refused file: 403.
 * devpi-web's version, documentation and tox result pages of a refused release: 403; its
   index page lists only what the rules leave visible, and its XML-RPC search drops
-  refused hits (web_listings.py).
+  refused hits (web_listings.py); the page of a project the rules hide says why, 403
+  instead of "does not exist" (project_page.py).
 * devpi's index PUT/PATCH views: the ``+=``/``-=`` option upgrade (index_writes).
 """
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
 from devpi_foundry_common.indexconfig import INDEX_ROUTES
-from devpi_policy import web, web_listings
+from devpi_policy import project_page, web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
 from devpi_policy.core.evaluate import Decision
@@ -69,6 +70,8 @@ def _wrapper_for(options: Any) -> Callable[[View], View] | None:  # noqa: PLR091
         return _release_page_view
     if serves and route == web_listings.INDEX_PAGE and html:
         return web_listings.index_page_view
+    if serves and route == web_listings.PROJECT_PAGE and html:
+        return project_page.project_page_view
     if route in INDEX_ROUTES and methods == ("POST",) and options.get("content_type") == "text/xml":
         return web_listings.xmlrpc_search_view
     if is_index_write_view(options):

@@ -9,6 +9,7 @@ with a distinctive summary, all uploaded before the rules. alice/inh inherits fr
 
 from __future__ import annotations
 
+import html
 import time
 import xmlrpc.client
 from dataclasses import dataclass
@@ -128,6 +129,22 @@ def test_project_pages_never_break(web: Web, index: str, project: str) -> None:
     assert _absent(body, REFUSED) == []
     assert "partly-2.0" not in body
     assert f"{project}-2.0" not in body
+
+
+@pytest.mark.parametrize(
+    ("project", "what", "rule"),
+    [("evil-pkg", "the project", "evil-*"), ("gone", "every version of it", "gone>=1")],
+)
+def test_a_refused_projects_page_says_why(web: Web, project: str, what: str, rule: str) -> None:
+    status, body = web.page(f"alice/web/{project}")
+    assert status == 403, (status, body[:500])
+    assert f"{project} is refused on alice/web" in body
+    assert f"The index's rules refuse {what}" in body
+    assert rule in html.unescape(body)
+    assert "does not exist" not in body
+    assert _absent(body, REFUSED) == []
+    status, body = web.page("alice/web/nobody-has-this")  # not held anywhere: still 404
+    assert status == 404
 
 
 @pytest.mark.parametrize(("name", "version"), REFUSED)
