@@ -14,6 +14,7 @@ each backend's :meth:`DriverBackend.session`.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import threading
 from email.parser import BytesParser
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 RECENT: Final = 256
 
 
-class DriverBackend:
+class DriverBackend(abc.ABC):
     """The build steps; subclasses say where one session of the driver runs."""
 
     name = "driver"
@@ -55,17 +56,18 @@ class DriverBackend:
         self._lock = threading.Lock()
 
     @property
+    @abc.abstractmethod
     def isolation(self) -> str:
-        raise NotImplementedError
+        """What confines this backend's builds (the job record's ``isolation``)."""
 
+    @abc.abstractmethod
     def session(
         self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]], stage: str
     ) -> Answer:
         """Run the driver once with ``meta`` and ``files``; its answer (``job.isolation``
         says what confined it)."""
-        raise NotImplementedError
 
-    def prepare(self, request: BuildRequest) -> None:
+    def prepare(self, request: BuildRequest) -> None:  # noqa: B027 - optional, nothing by default
         """Refuse at once what this backend cannot build (:class:`BuildError`)."""
 
     def environment(self, job: DriverJob) -> dict[str, Any]:
