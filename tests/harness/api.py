@@ -11,7 +11,10 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,19 @@ class DevpiApi:
         """The configuration of index ``name`` (without its project list)."""
         result: dict[str, Any] = self.ok("GET", f"{name}?no_projects=")
         return result
+
+
+def upload_form(fields: list[tuple[str, str]], path: Path) -> tuple[bytes, dict[str, str]]:
+    """A raw ``file_upload`` form (body and headers) with ``fields`` and the file at
+    ``path``: what twine sends, with any name and version the test wants to claim."""
+    boundary = "devpi-foundry-test-form"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="{path.name}"\r\n\r\n'
+    ).encode()
+    body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}

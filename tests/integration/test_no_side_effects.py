@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness.api import DevpiApi
+from harness.api import DevpiApi, upload_form
 from harness.clients import twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.readacl_env import READ_RESTRICTED, readacl_env
@@ -173,21 +173,8 @@ def test_upload_refused_by_devpi_is_not_judged_by_the_rules(
     """devpi's own refusal (no upload permission) comes first: the upload is neither read
     nor answered with the rules' reason."""
     sdist = make_sdist(tmp_path, Project("evil-pkg", "1.0"))
-    boundary = "sideeffects"
     parts = [(":action", "file_upload"), ("name", "evil-pkg"), ("version", "1.0")]
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in parts
-    )
-    body += (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-            f'filename="{sdist.name}"\r\n\r\n'
-        ).encode()
-        + sdist.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    body, headers = upload_form(parts, sdist)
     with unchanged(site.server, f"{who} upload"):
         reply = site.clients[who].request("POST", "alice/ruled/", body=body, headers=headers)
     assert reply.status in (401, 403)

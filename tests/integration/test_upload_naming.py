@@ -15,6 +15,7 @@ import tarfile
 import zipfile
 from typing import TYPE_CHECKING
 
+from harness.api import upload_form
 from harness.clients import DevpiClient, twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.sideeffects import unchanged
@@ -91,21 +92,8 @@ def test_devpi_upload_of_an_sdist_whose_pkg_info_names_another_version(
 def test_raw_form_naming_another_project_than_the_file(site: Site, tmp_path: Path) -> None:
     site.alice.create_index(f"{INDEX}3", bases=[], policy_exclude=["evil-*"])
     wheel = make_wheel(tmp_path, Project("good", "1.0"))
-    boundary = "naming"
     fields = [(":action", "file_upload"), ("name", "other"), ("version", "1.0")]
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields
-    )
-    body += (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-            f'filename="{wheel.name}"\r\n\r\n'
-        ).encode()
-        + wheel.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    body, headers = upload_form(fields, wheel)
     with unchanged(site.server, "form naming another project"):
         reply = site.alice.request("POST", f"{INDEX}3/", body=body, headers=headers)
     assert reply.status == 403
