@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import stat
 from pathlib import Path
@@ -216,7 +217,9 @@ class SshBackend(DriverBackend):
         job.isolation = (f"{desc}, rlimits(as={limits.memory}, nproc={limits.pids})) "
                          f"timeout={request.timeout:g}s")  # fmt: skip
         seconds = max(1.0, job.deadline.left())
-        command = remote.limited("linux", argv, env=outer, seconds=round(seconds),
+        # The remote kill comes a second after the deadline, never before it: a build the
+        # remote timeout killed is then always reported as timed out, not as a cut answer.
+        command = remote.limited("linux", argv, env=outer, seconds=math.ceil(seconds) + 1,
                                  memory=limits.memory, processes=limits.pids,
                                  file_bytes=max(limits.disk, limits.output_bytes))  # fmt: skip
         try:
