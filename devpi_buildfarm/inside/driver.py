@@ -3,19 +3,21 @@
 It reads one frame from stdin (:mod:`devpi_buildfarm.core.framing`: a manifest, the sdist,
 a wheelhouse of build-requirement wheels the worker fetched from the job's index), and
 does every step that runs package code or a tool on package output: unpack, a fresh venv,
-install the build requirements (pip, offline, wheels only), the PEP 517 hooks
+install the build requirements (the worker's resolved wheels, offline), the PEP 517 hooks
 (``pyproject_hooks``), ``auditwheel repair``; or, in ``smoke`` mode, install the wheel
-and import its top-level names. It answers with one frame on stdout: the wheel, a list of
-requirements the build still needs (the worker fetches them and starts a fresh sandbox),
-or an error. Build output goes to stderr, the job's log; package processes never get
-stdout. The worker trusts nothing it says: the answer is data, checked on the host.
+(``installer``) and import its top-level names. It answers with one frame on stdout: the
+wheel, a list of requirements the build still needs (the worker fetches them and starts a
+fresh sandbox), or an error. Build output goes to stderr, the job's log; package processes
+never get stdout. The worker trusts nothing it says: the answer is data, checked on the host.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
+import platform
 import stat
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from pyproject_hooks import BuildBackendHookCaller
 
 from devpi_buildfarm.core.buildreqs import RequirementRefused, check_requirements
@@ -169,6 +172,71 @@ def pip_install(
         stage)  # fmt: skip
 
 
+def install_requirements(python: Path, wheelhouse: Path, requirements: Sequence[str]) -> None:
+    """The build requirements into ``python``'s venv. The wheelhouse is the closure the
+    worker resolved for them (one ``pip download``): its wheels are installed as they are,
+    without running a resolver again; only where it holds two versions of one project
+    (which the worker does not make) does pip choose among them."""
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    try:
+        names = [parse_wheel_filename(wheel.name)[0] for wheel in wheels]
+    except InvalidWheelFilename:
+        names = []
+    if requirements and len(set(names)) == len(wheels):
+        install_wheels(python, wheels, "deps")
+    else:
+        pip_install(python, wheelhouse, requirements, "deps")
+
+
+def install_wheels(python: Path, wheels: Sequence[Path], stage: str) -> None:
+    """Install exactly ``wheels`` into ``python``'s venv (pypa/installer, run by this
+    driver: nothing of the wheels runs); a wheel it cannot install fails ``stage``."""
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.sources import WheelFile
+
+    scheme = venv_scheme(python, stage)
+    kind = "posix"
+    if os.name == "nt":  # the launcher of the venv's architecture (scripts are not run)
+        arm = platform.machine().lower() in ("arm64", "aarch64")
+        kind = "win-arm64" if arm else "win-amd64" if sys.maxsize > 2**32 else "win-ia32"
+    destination = SchemeDictionaryDestination(scheme, interpreter=str(python),
+                                              script_kind=kind,  # type: ignore[arg-type]
+                                              bytecode_optimization_levels=())  # fmt: skip
+    for wheel in wheels:
+        say(f"{stage}: installing {wheel.name}")
+        if len(COMMANDS) < MAX_COMMANDS:
+            COMMANDS.append(f"installer {wheel.name}")
+        try:
+            with WheelFile.open(wheel) as source:
+                install(source, destination, {"INSTALLER": b"devpi-buildfarm\n"})
+        except Exception as exc:  # noqa: BLE001 - the wheel's fault, whatever installer raised
+            raise StepError(stage, f"installing {wheel.name} failed: {exc!r}"[:2000]) from None
+
+
+#: the install scheme of a venv's interpreter (run before anything is installed in it)
+SCHEME_OF: Final = (
+    "import json, sysconfig\n"
+    "p = sysconfig.get_paths()\n"
+    "print(json.dumps({k: p[v] for k, v in (('purelib', 'purelib'), ('platlib', 'platlib'),"
+    " ('headers', 'include'), ('scripts', 'scripts'), ('data', 'data'))}))\n"
+)
+
+
+def venv_scheme(python: Path, stage: str) -> dict[str, str]:
+    """Where ``python``'s venv installs each part of a wheel."""
+    done = subprocess.run([str(python), "-I", "-c", SCHEME_OF], capture_output=True,
+                          text=True, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        scheme = json.loads(done.stdout)
+    except ValueError:
+        scheme = None
+    if done.returncode != 0 or not isinstance(scheme, dict):
+        msg = f"the venv's interpreter gave no install scheme: {done.stderr[-300:]}"
+        raise StepError(stage, msg)
+    return {str(k): str(v) for k, v in scheme.items()}
+
+
 def _runner(cmd: Sequence[str], cwd: str | None = None,
             extra_environ: Mapping[str, str] | None = None) -> None:  # fmt: skip
     run(cmd, "build", cwd=Path(cwd or JOB), env={**os.environ, **(extra_environ or {})})
@@ -211,7 +279,7 @@ def build(meta: dict[str, Any], files: dict[str, Path]) -> None:
         return
     python = venv(JOB / "env", meta.get("python"))
     known = [*system.requires, *meta["extra"]]
-    pip_install(python, wheelhouse, known, "deps")
+    install_requirements(python, wheelhouse, known)
     hooks = BuildBackendHookCaller(str(source), system.backend,
                                    backend_path=list(system.backend_path or []) or None,
                                    runner=_runner, python_executable=str(python))  # fmt: skip
@@ -266,10 +334,11 @@ def smoke(meta: dict[str, Any], files: dict[str, Path]) -> None:
     wheelhouse = JOB / "in" / "wheelhouse"
     wheelhouse.mkdir(parents=True, exist_ok=True)
     python = venv(JOB / "smokeenv", meta.get("python"))
-    # the worker fetched the wheel's whole dependency closure: install exactly that, and
-    # compile nothing (a throw-away venv that imports a few top-level modules)
-    closure = [str(wheel), *sorted(str(p) for p in wheelhouse.glob("*.whl"))]
-    pip_install(python, wheelhouse, closure, "smoke", ("--no-deps", "--no-compile"))
+    # the worker fetched the wheel's whole dependency closure: install exactly that, with
+    # pypa/installer (no resolver to run: a fraction of pip's time), compiling nothing (a
+    # throw-away venv that imports a few top-level modules)
+    closure = [wheel, *sorted(wheelhouse.glob("*.whl"))]
+    install_wheels(python, closure, "smoke")
     names = [str(n) for n in meta.get("import", [])
              if all(part.isidentifier() for part in str(n).split("."))]  # fmt: skip
     if names:  # each module by name: a failure names the module and its error
