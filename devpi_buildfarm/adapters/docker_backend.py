@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from devpi_buildfarm.adapters.docker_session import LABEL, ContainerSession
+from devpi_buildfarm.adapters.docker_toolbox import TOOLBOX_LABEL, ToolboxVolume
 from devpi_buildfarm.adapters.driver_backend import DriverBackend
 from devpi_buildfarm.adapters.envcache import EnvCache
 from devpi_buildfarm.adapters.ssh_link import SshLink
@@ -127,7 +128,7 @@ class DockerBackend(DriverBackend):
         self.settings = settings_of(builder)
         ssh = str(self.settings.get("docker_host", "")).startswith("ssh://")
         self.tunnel = Tunnel(builder, self.settings) if ssh else None
-        self.toolbox = toolbox_for(workdir)
+        self.toolbox = ToolboxVolume(toolbox_for(workdir), scope)
         self.client: Any = None
         self.probe: interpreters.Probe | None = None
         self.native: tuple[str, ...] = ()
@@ -160,12 +161,16 @@ class DockerBackend(DriverBackend):
                           self.builder.name, self.trouble)  # fmt: skip
 
     def _remove_leftovers(self) -> None:
-        label = {"label": f"{LABEL}={self.scope}"}
-        for container in self.client.containers.list(all=True, filters=label):
-            log.info("devpi-buildfarm: removing leftover container %s", container.name)
-            container.remove(force=True)
-        for volume in self.client.volumes.list(filters=label):
-            volume.remove(force=True)
+        """What a killed server of this farm left: build containers and their volumes, and
+        the toolbox volume (a fresh one is filled at the first session)."""
+        for key in (LABEL, TOOLBOX_LABEL):
+            label = {"label": f"{key}={self.scope}"}
+            for container in self.client.containers.list(all=True, filters=label):
+                log.info("devpi-buildfarm: removing leftover container %s", container.name)
+                container.remove(force=True)
+            for volume in self.client.volumes.list(filters=label):
+                volume.remove(force=True)
+        self.toolbox.forget()
 
     def _run_probe(self) -> str:
         output = self.client.containers.run(
@@ -210,8 +215,13 @@ class DockerBackend(DriverBackend):
             f"cpus={self.settings['cpus']:g}) timeout={job.request.timeout:g}s"
         )
         settings = {**self.settings, "image_id": self.image_id}  # what the probe looked at
-        runner = ContainerSession(self.client, settings, self.toolbox, self.scope,
-                                  (tool, python))  # fmt: skip
+        try:
+            volume = self.toolbox.name(self.client, self.image_id)
+        except Exception as exc:  # noqa: BLE001 - the daemon's failure, not the build's: retried
+            msg = f"docker: the toolbox volume: {exc}"[:2000]
+            raise BuildError(msg, stage=stage) from None
+        runner = ContainerSession(self.client, settings, (self.toolbox.toolbox, volume),
+                                  self.scope, (tool, python))  # fmt: skip
         return runner.run(job, meta, files, stage)
 
 

@@ -3,23 +3,27 @@
 The container runs the builder's image as the build user, read-only, without network, in
 memory, CPU and process limits of its own, with two size-capped tmpfs volumes: ``/job``
 (the build's disk, its only writable space besides ``/tmp`` and ``/dev/shm``) and the
-toolbox at ``/opt/devpi-buildfarm``, which the build user cannot write. Files go in and
-out by archive copy through the daemon's API (``put_archive``/``get_archive``), never by a
-host bind mount, so a remote daemon works the same: the toolbox and the input frame go
-in, the driver runs (``exec``, its output into the job's log), and the answer frame comes
-back as one regular file of bounded size (its tar read by :mod:`..core.onefile_tar`, not
-``tarfile``), read here like the local backend's stdout.
-The container and its volumes are removed whatever happens.
+input at ``/opt/devpi-buildfarm-in``, which the build user cannot write; the toolbox is
+the farm's volume (:mod:`.docker_toolbox`), mounted read-only at ``/opt/devpi-buildfarm``.
+Files go in and out by archive copy through the daemon's API (``put_archive``/
+``get_archive``), never by a host bind mount, so a remote daemon works the same: the
+input frame goes in, the driver runs (``exec``, its output into the job's log), and the
+answer frame comes back as one regular file of bounded size (its tar read by
+:mod:`..core.onefile_tar`, not ``tarfile``), read here like the local backend's stdout.
+The container and its volumes are removed whatever happens (by a background thread, once
+the answer is read: the next step does not wait for the daemon).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import tarfile  # noqa: TID251 - writes the worker's own input archive, reads none
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_buildfarm.adapters.session import Answer, read_answer
@@ -45,10 +49,12 @@ MiB: Final = 1024 * 1024
 class ContainerSession:
     """Everything one container session needs (a backend makes one per session)."""
 
-    def __init__(self, client: Any, settings: dict[str, Any], toolbox: Toolbox,
+    def __init__(self, client: Any, settings: dict[str, Any], toolbox: tuple[Toolbox, str],
                  scope: str, python: tuple[str, str]) -> None:  # fmt: skip
-        self.client, self.settings, self.toolbox = client, settings, toolbox
+        self.client, self.settings = client, settings
+        self.toolbox, self.toolbox_volume = toolbox
         self.scope, self.tool, self.target_python = scope, python[0], python[1]
+        self.inbox = f"{self.toolbox.root}-in"
 
     def run(self, job: DriverJob, meta: dict[str, Any], files: Sequence[tuple[str, Path]],
             stage: str) -> Answer:  # fmt: skip
@@ -67,14 +73,13 @@ class ContainerSession:
         size = _frame_tar(frame, meta, files)
         name = f"devpi-buildfarm-{self.scope}-{job.request.job_id}-{stage}-{uuid.uuid4().hex[:8]}"
         with self._container(job, name, input_bytes=size) as container:
-            container.put_archive(self.toolbox.root, self.toolbox.tar().read_bytes())
             with frame.open("rb") as stream:
-                container.put_archive(self.toolbox.root, stream)
+                container.put_archive(self.inbox, stream)
             frame.unlink()
-            began = int(time.time()) - 1
+            began = self._daemon_time()
             code = self._exec(container, job, stage)
             container.pause()  # what the build left running cannot touch the answer now
-            if self._oom_killed(container, began):
+            if self._oom_killed(container, began, self._daemon_time()):
                 msg = (f"the build exceeded its memory limit of {job.request.limits.memory} "
                        "bytes and was killed")  # fmt: skip
                 raise BuildError(msg, stage=stage, permanent=True)
@@ -88,12 +93,13 @@ class ContainerSession:
         made: list[Any] = []
         try:
             work = self._volume(labels, limits.disk, "1777", made)
-            tools = self._volume(labels, input_bytes + 64 * MiB, "0755", made)
+            inbox = self._volume(labels, input_bytes + MiB, "0755", made)
             container = self.client.containers.create(
                 self.settings["image_id"], ["sleep", "infinity"], name=name, labels=labels,
                 log_config=_no_log(),  # its PID 1's output: nobody's disk, unbounded
                 user=self.settings["user"], network_mode="none", read_only=True, init=True,
-                mounts=[_mount(sandbox.JOB_DIR, work), _mount(self.toolbox.root, tools)],
+                mounts=[_mount(sandbox.JOB_DIR, work), _mount(self.inbox, inbox),
+                        _mount(self.toolbox.root, self.toolbox_volume, read_only=True)],
                 tmpfs={sandbox.TMP_DIR: f"size={sandbox.TMP_BYTES},mode=1777,exec"},
                 shm_size=sandbox.SHM_BYTES, mem_limit=limits.memory, memswap_limit=limits.memory,
                 pids_limit=limits.pids, nano_cpus=int(self.settings["cpus"] * 1e9),
@@ -104,16 +110,20 @@ class ContainerSession:
             made.insert(0, container)
             container.start()
             yield container
-        finally:
-            for thing in made:  # the container first: its volumes are in use until then
-                _remove(thing)
+        finally:  # the container first: its volumes are in use until then
+            _REAPER.submit(_remove_all, made)
 
-    def _oom_killed(self, container: Any, since: int) -> bool:
+    def _daemon_time(self) -> str:
+        """The daemon's clock now, as its API's timestamps (``seconds.nanoseconds``)."""
+        return docker_timestamp(str(self.client.info().get("SystemTime", "")))
+
+    def _oom_killed(self, container: Any, since: str, until: str) -> bool:
         """Whether the kernel killed a process of the container for memory (the daemon's
-        ``oom`` events: they also cover processes other than the container's first)."""
+        ``oom`` events: they also cover processes other than the container's first).
+        Both times are the daemon's: an ``until`` ahead of its clock would make it wait,
+        a remote daemon's clock may differ from ours, and a past ``until`` answers at once."""
         wanted = {"container": container.id, "event": "oom"}
-        events = self.client.events(since=since, until=int(time.time()) + 1, decode=True,
-                                    filters=wanted)  # fmt: skip
+        events = self.client.events(since=since, until=until, decode=True, filters=wanted)
         try:
             return any(True for _ in events)
         finally:
@@ -130,7 +140,7 @@ class ContainerSession:
     def _exec(self, container: Any, job: DriverJob, stage: str) -> int:
         env = sandbox.build_env(PATH) | {"DEVPI_BUILDFARM_TOOLS": self.toolbox.runner}
         argv = [self.tool, "-I", self.toolbox.runner, "devpi_buildfarm.inside.driver",
-                "--in", f"{self.toolbox.root}/input/frame", "--out", ANSWER]  # fmt: skip
+                "--in", f"{self.inbox}/input/frame", "--out", ANSWER]  # fmt: skip
         api = self.client.api
         exe = api.exec_create(container.id, argv, user=self.settings["user"], environment=env,
                               workdir=sandbox.JOB_DIR, stdout=True, stderr=True)  # fmt: skip
@@ -174,6 +184,32 @@ class ContainerSession:
             raise BuildError(str(exc), stage=stage, permanent=True) from None
         finally:
             stream.drain()  # the daemon holds the container while its archive is unread
+
+
+def docker_timestamp(text: str) -> str:
+    """An RFC 3339 time of the daemon's (``2026-12-07T15:55:25.312258363Z``, or with its
+    zone's offset) as the ``seconds.nanoseconds`` its event filters take; one second from
+    now when unreadable.
+
+    >>> docker_timestamp("1970-01-01T00:01:40.5Z")
+    '100.500000000'
+    >>> docker_timestamp("2026-12-07T16:55:25.312258363+01:00")
+    '1796658925.312258363'
+    """
+    import datetime as dt
+
+    found = _RFC3339.fullmatch(text.strip())
+    try:
+        whole, digits, zone = found.groups() if found else ("", "", "")
+        moment = dt.datetime.fromisoformat(whole + ("+00:00" if zone in "Zz" else zone))
+    except ValueError:  # no time, or an impossible one
+        return f"{time.time() + 1:.9f}"
+    return f"{int(moment.timestamp())}.{(digits or '')[:9].ljust(9, '0')}"
+
+
+_RFC3339: Final = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", re.IGNORECASE
+)
 
 
 def _stat(api: Any, container_id: str, path: str) -> dict[str, Any] | None:
@@ -246,6 +282,17 @@ def _pump(stream: Iterator[tuple[bytes | None, bytes | None]], job: DriverJob) -
                     job.log(data)
 
 
+#: removes finished sessions' containers and volumes off the build's path (the container
+#: is paused or dead by then); its thread finishes what was handed to it before the
+#: interpreter exits, and what a killed server did not remove goes at the next start
+_REAPER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devpi-buildfarm-reaper")
+
+
+def _remove_all(things: list[Any]) -> None:
+    for thing in things:
+        _remove(thing)
+
+
 def _remove(thing: Any) -> None:
     """Remove a container or volume; a failure is logged (the farm's next start removes
     what carries its label)."""
@@ -268,10 +315,11 @@ def _no_log() -> Any:
     return LogConfig(type="none")
 
 
-def _mount(target: str, volume: Any) -> Any:
+def _mount(target: str, volume: Any, *, read_only: bool = False) -> Any:
     from docker.types import Mount
 
-    return Mount(target, volume.name, type="volume")
+    name = volume if isinstance(volume, str) else volume.name
+    return Mount(target, name, type="volume", read_only=read_only, no_copy=True)
 
 
 def _ulimit(name: str, value: int) -> Any:

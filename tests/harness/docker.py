@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Final
 
 #: the image .ci/run makes with examples/buildfarm/make-image (Debian bookworm, amd64)
@@ -30,9 +31,16 @@ def problem(image: str = IMAGE) -> str | None:
     return None
 
 
-def leftovers(scope: str) -> list[str]:
-    """Containers and volumes on the daemon that carry this farm's label."""
-    found = client()
-    label = {"label": f"{LABEL}={scope}"}
-    names = [f"container {c.name}" for c in found.containers.list(all=True, filters=label)]
-    return names + [f"volume {v.name}" for v in found.volumes.list(filters=label)]
+def leftovers(scope: str, *, within: float = 0.0) -> list[str]:
+    """Containers and volumes on the daemon that carry this farm's label; with ``within``,
+    once none are left or that many seconds have passed (the farm removes a finished
+    session's container and volumes in a background thread)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = client()
+        label = {"label": f"{LABEL}={scope}"}
+        names = [f"container {c.name}" for c in found.containers.list(all=True, filters=label)]
+        names += [f"volume {v.name}" for v in found.volumes.list(filters=label)]
+        if not names or time.monotonic() >= deadline:
+            return names
+        time.sleep(0.2)

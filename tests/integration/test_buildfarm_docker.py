@@ -90,7 +90,7 @@ def farm(
             daemon.stop()
             log = daemon.log.read_text(errors="replace")
             assert f"Accepted publickey for {sshd.DOCKER_USER}" in log, log[-2000:]
-        assert docker.leftovers(scope) == []
+        assert docker.leftovers(scope, within=30) == []
 
 
 def scope_of(server: DevpiServer) -> str:
@@ -163,4 +163,4 @@ def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
     pip_install(venv, tmp_path / "pip", simple, "--only-binary", ":all:", project.name)
     code = f"print({project.module}._speedups.answer())"
     assert venv.import_(f"{project.module}._speedups", tmp_path / "pip", code).strip() == "42"
-    assert docker.leftovers(scope_of(server)) == []
+    assert docker.leftovers(scope_of(server), within=30) == []

@@ -604,7 +604,8 @@ def test_nothing_is_left_once_every_build_is_done(farm: Hostile) -> None:
     if farm.backend == "docker":
         assert (
             docker.leftovers(
-                farm_scope(ServerOptions.from_args(object(), str(farm.server.serverdir)))
+                farm_scope(ServerOptions.from_args(object(), str(farm.server.serverdir))),
+                within=30,
             )
             == []
         ), "containers or volumes left behind"
