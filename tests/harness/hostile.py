@@ -25,7 +25,8 @@ CASES: Final[dict[str, str]] = {
     "memory": "build_wheel touches 64 MiB blocks up to 16 GiB and keeps them",
     "network": "build_wheel connects to 127.0.0.1 on each of `ports`",
     "read": "build_wheel reads `paths` and ships what it read as <module>/stolen.txt",
-    "plant": "build_wheel plants .pth/sitecustomize.py/bin/python* and ships a script and .pth",
+    "plant": "build_wheel plants .pth/sitecustomize.py/bin/python*, appends to the toolbox's "
+    "run.py, and ships a script and .pth",
     "requires-option": "pyproject build requires hold a pip option (--index-url=...)",
     "requires-url": "get_requires_for_build_wheel returns a file:// direct reference",
     "requires-path": "get_requires_for_build_wheel returns a local path",
@@ -157,6 +158,15 @@ _BODIES: Final[dict[str, str]] = {
     script = "#!/bin/sh\\n" + (f"touch {shlex.quote(MARKER)}\\n" if MARKER else "")
     targets = {p for p in sys.path if p and os.path.isdir(p)}
     targets |= {r for r, _, _ in _walk("/", 6) if os.path.basename(r) == "site-packages"}
+    tools = os.environ.get("DEVPI_BUILDFARM_TOOLS")  # the toolbox the next builds run
+    if tools:
+        targets |= {os.path.dirname(tools), os.path.join(os.path.dirname(tools), "lib")}
+        try:
+            with open(tools, "a") as f:
+                f.write("\n" + code)
+            print(f"planted {tools}", flush=True)
+        except OSError:
+            pass
     for folder in sorted(targets):
         for filename in ("hostile-plant.pth", "sitecustomize.py"):
             try:
