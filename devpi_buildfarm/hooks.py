@@ -63,6 +63,12 @@ def devpiserver_get_identity(request: Any, credentials: Any) -> Any:
 
 
 @hookimpl
+def devpiserver_on_upload_sync(stage: Any, project: str, version: str) -> None:
+    """Queue an uploaded sdist's builds right after the upload commits."""
+    service.on_upload_sync(stage, project, version)
+
+
+@hookimpl
 def devpiserver_on_upload(stage: Any, project: str, version: str, link: Any) -> None:
     """Queue builds for an uploaded sdist (notifier thread, after the upload's commit)."""
     try:

@@ -17,6 +17,8 @@ from devpi_buildfarm.core.jobs import JobSpec
 from devpi_foundry_common.archive import SDIST_SUFFIXES
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from devpi_buildfarm.core.builders import Builder
     from devpi_buildfarm.core.jobs import Job
 
@@ -35,6 +37,18 @@ def targets_of(stage: Any) -> list[str]:
         return []
     value = stage.ixconfig.get("buildfarm_targets") or []
     return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def after_commit(stage: Any, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current write transaction has committed (devpi calls it
+    after the files are in place, in this thread, whose transaction is still open; a
+    refused upload never commits)."""
+    stage.keyfs.tx.on_commit_success(callback)
+
+
+def stage_named(xom: Any, name: str) -> Any:
+    """The index ``name`` in the current transaction (``None`` when it is gone)."""
+    return xom.model.getstage(name)
 
 
 def upload_target(stage: Any) -> str:

@@ -1,7 +1,9 @@
 """The build farm of one devpi-server: its queue, builders, backends and job credentials.
 
-Enqueueing happens in devpi's notifier thread (``devpiserver_on_upload``), in build
-requests, and at startup (reconciliation: notifier events are not replayed after a crash).
+Enqueueing happens when an upload commits (``devpiserver_on_upload_sync``), again in
+devpi's notifier thread (``devpiserver_on_upload``; the queue keeps one job per sdist,
+target and index), in build requests, and at startup (reconciliation: notifier events
+are not replayed after a crash).
 Building happens in :mod:`.worker` loops that reach the farm only through its
 :class:`~.local_port.LocalPort`, outside any keyfs transaction; publishing is an upload
 by the job's identity (:mod:`.publisher`).

@@ -147,6 +147,33 @@ def on_upload(stage: Any, project: str, version: str, link: Any) -> None:
         farm.wake.set()
 
 
+def on_upload_sync(stage: Any, project: str, version: str) -> None:
+    """Queue an uploaded sdist's builds as soon as its upload commits (in a short thread
+    the request starts then: the answer does not wait for it). devpi's event thread
+    (:func:`on_upload`) queues them too, but it can look for the file in the moment between
+    devpi's commit and the file's move into place, and then waits five seconds before it
+    tries again; the queue records each build once, whichever path comes first."""
+    if not devpi_store.targets_of(stage):
+        return
+    xom, name = stage.xom, stage.name
+
+    def committed() -> None:
+        try:
+            with xom.keyfs.read_transaction():
+                current = devpi_store.stage_named(xom, name)
+                for link in devpi_store.release_files(current, project, version):
+                    on_upload(current, project, version, link)
+        except Exception as exc:  # noqa: BLE001 - the event thread queues them anyway
+            log.warning("devpi-buildfarm: could not queue builds of %s %s on %s at once: %s "
+                        "(devpi's event thread will)", project, version, name, exc)  # fmt: skip
+            metrics_for(xom).inc("enqueue_errors_total")
+
+    def start() -> None:  # the committing thread still holds its transaction
+        threading.Thread(target=committed, name="buildfarm-queue", daemon=True).start()
+
+    devpi_store.after_commit(stage, start)
+
+
 def job_identity(request: Any, credentials: Any) -> JobIdentity | None:
     """The identity of a request made with a job credential, for what it allows."""
     if not credentials or not str(credentials[1]).startswith(PREFIX):
