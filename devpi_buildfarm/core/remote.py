@@ -110,21 +110,26 @@ def limited(  # noqa: PLR0913 - the command and each of its limits
     builder's timeout and per-process limits (POSIX ``ulimit``; Windows has none here: a
     job object is the host's to set up).
 
+    The limits are set by ``/bin/sh``, whatever the user's login shell: POSIX counts
+    ``ulimit -f`` in 512-byte blocks (dash, ksh, zsh, bash in POSIX mode), bash otherwise
+    in 1024-byte ones.
+
     >>> limited("linux", ["python", "-V"], env={"A": "1"}, seconds=60, memory=2**30,
     ...         processes=64, file_bytes=2**20)  # doctest: +NORMALIZE_WHITESPACE
-    'ulimit -c 0 && ulimit -v 1048576 && ulimit -f 1024 && { ulimit -u 64 2>/dev/null || \
-ulimit -p 64; } && exec env -i A=1 timeout -s KILL 60 python -V'
+    "exec /bin/sh -c 'ulimit -c 0 && ulimit -v 1048576 && ulimit -f 2048 && \
+{ ulimit -u 64 2>/dev/null || ulimit -p 64; } && exec env -i A=1 timeout -s KILL 60 python -V'"
     """
     if family == "windows":
         sets = "; ".join(f"$env:{k} = {quote(family, v)}" for k, v in sorted(env.items()))
         return f"{sets}; & {' '.join(quote(family, a) for a in argv)}"
     # one limit per ulimit (dash takes one); processes: -u in bash and zsh, -p in dash
     limits = (f"ulimit -c 0 && ulimit -v {memory // 1024} && ulimit -f "
-              f"{max(1, file_bytes // 1024)} && {{ ulimit -u {processes} 2>/dev/null || "
+              f"{max(1, file_bytes // 512)} && {{ ulimit -u {processes} 2>/dev/null || "
               f"ulimit -p {processes}; }}")  # fmt: skip
     assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
     command = " ".join(shlex.quote(a) for a in argv)
-    return f"{limits} && exec env -i {assignments} timeout -s KILL {seconds:g} {command}"
+    inner = f"{limits} && exec env -i {assignments} timeout -s KILL {seconds:g} {command}"
+    return f"exec /bin/sh -c {shlex.quote(inner)}"
 
 
 #: what :func:`host_layout` reads: merged-/usr links, real system directories, bubblewrap

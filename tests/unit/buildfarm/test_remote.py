@@ -68,18 +68,25 @@ def test_repair_tools_per_family() -> None:
     assert remote.repair_argv("plan9", None, "w.whl", "o") is None
 
 
-def test_limited_command_runs_under_its_limits() -> None:
-    line = remote.limited("linux", ["sh", "-c", "ulimit -v; ulimit -f; echo $A $HOME"],
+@pytest.mark.parametrize("login_shell", ["sh", "bash"])
+def test_limited_command_runs_under_its_limits(login_shell: str) -> None:
+    """The same limits in bytes whichever shell runs the line (bash counts ``ulimit -f``
+    in KiB, POSIX shells in 512-byte blocks)."""
+    show = "grep -E 'Max (file size|address space)' /proc/self/limits; echo $A $HOME"
+    line = remote.limited("linux", ["sh", "-c", show],
                           env={"A": "x y"}, seconds=10, memory=512 * 1024 * 1024,
                           processes=50, file_bytes=4 * 1024 * 1024)  # fmt: skip
-    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True,
+    out = subprocess.run([login_shell, "-c", line], capture_output=True, text=True, check=True,
                          env={"HOME": "/secret", "PATH": "/usr/bin:/bin"}).stdout  # fmt: skip
-    assert out.split("\n")[:3] == ["524288", "4096", "x y"]  # HOME is not passed on
+    limits = {" ".join(row.split()[:3]): row.split()[3] for row in out.splitlines()[:2]}
+    assert limits == {"Max file size": str(4 * 1024 * 1024),
+                      "Max address space": str(512 * 1024 * 1024)}  # fmt: skip
+    assert out.splitlines()[2] == "x y"  # HOME is not passed on
     assert "timeout -s KILL 10" in line
     windows = remote.limited("windows", ["python", "-V"], env={"A": "1"}, seconds=1, memory=1,
                              processes=1, file_bytes=1)  # fmt: skip
     assert windows == "$env:A = '1'; & 'python' '-V'"
-    assert shlex.split(line)[-3:] == ["sh", "-c", "ulimit -v; ulimit -f; echo $A $HOME"]
+    assert shlex.split(shlex.split(line)[-1])[-3:] == ["sh", "-c", show]
 
 
 def builder(**settings: object) -> Builder:
