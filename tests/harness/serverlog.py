@@ -9,10 +9,17 @@ never appeared (so declarations cannot outlive what they excuse).
 devpi logs ``%(asctime)s %(levelname)-5.5s %(message)s``: a record starts with a
 timestamp, CRITICAL shows as ``CRITI``, and the lines up to the next record belong to it
 (a logged traceback, or anything the process printed to stderr).
+
+One kind of ERROR record is not a problem: devpi logs every error *answer* it gives
+through its ``abort()`` (a 403 refusal, a 404, a 410 for a mirror file replaced meanwhile,
+a 502 from an upstream) as ``while handling URL:`` and the reason. Those are answers the
+client sees and the tests assert; a failure behind an answer (an exception) still shows as
+a traceback, which is a problem.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -20,10 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 _BAD_LEVEL = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (ERROR|CRITI)")
+#: devpi's record of an error answer (devpi_server.views.abort)
+_ANSWER = re.compile(r"^\S+ \S+ ERROR (\[\w+\] )*while handling \S+:$")
 TRACEBACK = "Traceback (most recent call last):"
 
 
@@ -58,7 +68,9 @@ def problems(text: str, log: Path) -> list[Problem]:
     record: list[str] = []
 
     def close() -> None:
-        if record and (_BAD_LEVEL.match(record[0]) or any(TRACEBACK in r for r in record)):
+        if any(TRACEBACK in r for r in record) or (
+            record and _BAD_LEVEL.match(record[0]) and not _ANSWER.match(record[0])
+        ):
             found.append(Problem(log, "\n".join(record)))
 
     for line in text.splitlines():
@@ -73,10 +85,28 @@ def problems(text: str, log: Path) -> list[Problem]:
 
 @dataclass
 class LogWatch:
-    """Log files being watched, each with the offset up to which it has been checked."""
+    """Log files being watched, each with the offset up to which it has been checked, and
+    the standing expectations of fixtures (:meth:`expected`): text -> times seen."""
 
     offsets: dict[Path, int] = field(default_factory=dict)
+    standing: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def expected(self, *texts: str) -> Iterator[None]:
+        """Problems containing one of ``texts`` are expected while the block runs (a
+        fixture whose server is misconfigured on purpose logs them whenever it looks);
+        each must have appeared by the end of the block, and problems still unread then
+        must be expected too."""
+        for text in texts:
+            self.standing.setdefault(text, 0)
+        try:
+            yield
+        finally:
+            left = self.new_problems()
+            missing = [t for t in texts if not self.standing.pop(t, 0)]
+        if left or missing:
+            raise AssertionError(report(left, missing))
 
     def watch(self, log: Path) -> None:
         """Check ``log`` from now on (a restarted server appends to a log already watched)."""
@@ -100,7 +130,13 @@ class LogWatch:
                 complete = data[: data.rfind(b"\n") + 1]
                 self.offsets[log] = offset + len(complete)
                 found.extend(problems(complete.decode(errors="replace"), log))
-        return found
+            return [p for p in found if not self._standing(p)]
+
+    def _standing(self, problem: Problem) -> bool:
+        texts = [t for t in self.standing if t in problem.text]
+        for text in texts:
+            self.standing[text] += 1
+        return bool(texts)
 
 
 #: The watch of this test session (one pytest process).
@@ -110,6 +146,12 @@ WATCH = LogWatch()
 def watch(log: Path) -> None:
     """Have the integration tier check ``log`` (see the module docstring)."""
     WATCH.watch(log)
+
+
+def expected_while(*texts: str) -> contextlib.AbstractContextManager[None]:
+    """For fixtures: problems containing one of ``texts`` are expected while the block runs
+    (see :meth:`LogWatch.expected`)."""
+    return WATCH.expected(*texts)
 
 
 @dataclass
@@ -144,8 +186,9 @@ def report(unexpected: list[Problem], missing: list[str]) -> str:
     parts = []
     if unexpected:
         parts.append("devpi-server logged problems the test did not declare expected")
-        parts.append("(declare them with the expect_server_log fixture or the")
-        parts.append("server_log_expected marker if the test causes them on purpose):")
+        parts.append("(declare them with the expect_server_log fixture, the")
+        parts.append("server_log_expected marker or, in a fixture, serverlog.expected_while,")
+        parts.append("if the test causes them on purpose):")
         parts.extend(f"--- {p}" for p in unexpected)
     if missing:
         parts.append(f"declared expected but never logged: {missing!r}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import doctest
 from typing import TYPE_CHECKING
 
+import pytest
+
 from harness import serverlog
 from harness.serverlog import Expected, LogWatch, problems
 
@@ -80,3 +82,32 @@ def test_collect_waits_for_a_declared_problem_logged_late(tmp_path: Path) -> Non
     expected = Expected()
     expected("never logged")
     assert expected.collect(watch, wait=0.3) == []
+
+
+def test_a_fixtures_standing_expectation_excuses_and_must_appear(tmp_path: Path) -> None:
+    log = tmp_path / "s.log"
+    log.write_text("")
+    watch = LogWatch()
+    watch.watch(log)
+    with watch.expected("could not queue builds"):
+        with log.open("a") as f:
+            f.write(ERROR + ERROR)
+        assert watch.new_problems() == []
+    assert watch.standing == {}
+    with pytest.raises(AssertionError, match="never logged"), watch.expected("never logged"):
+        pass
+    with (
+        pytest.raises(AssertionError, match="CRITI"),
+        watch.expected("could not queue"),
+        log.open("a") as f,
+    ):
+        f.write(ERROR + CRITICAL)  # unread at the end of the block, and not expected
+
+
+def test_devpis_record_of_an_error_answer_is_not_a_problem(tmp_path: Path) -> None:
+    answer = (
+        "2026-01-01 10:00:01,000 ERROR [req101] [Wtx32] while handling "
+        "http://127.0.0.1:1/alice/prod/:\nno permission to submit\n"
+    )
+    assert problems(INFO + answer + INFO, tmp_path / "s.log") == []
+    assert len(problems(answer + TRACEBACK, tmp_path / "s.log")) == 1
