@@ -28,6 +28,7 @@ COUNTERS: Final = [
     "worker_errors_total",
     "jobs_lost_total",
     "indexconfig_upgrades_total",
+    "failures_total",  # background work and hooks that failed (one ERROR line each)
 ]
 GAUGES: Final = ["jobs_queued", "jobs_running", "workers", "unisolated"]
 

@@ -10,6 +10,7 @@ from pluggy import HookimplMarker
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import metrics_for, wrap_customizers
 from devpi_buildfarm.config import FEATURE, SERVER_OPTIONS
+from devpi_foundry_common.failures import log_failure
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -43,10 +44,9 @@ def devpiserver_get_stage_customizer_classes() -> Generator[None, Results, Resul
 
 @hookimpl
 def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
-    """Publish ``devpi_buildfarm_*`` counters and queue gauges in ``/+status``."""
-    xom = request.registry["xom"]
-    service.update_gauges(xom)
-    return metrics_for(xom).as_devpi_metrics()
+    """Publish ``devpi_buildfarm_*`` counters and queue gauges in ``/+status`` (kept up
+    to date by the farm's threads: nothing is counted here)."""
+    return metrics_for(request.registry["xom"]).as_devpi_metrics()
 
 
 @hookimpl
@@ -73,6 +73,6 @@ def devpiserver_on_upload(stage: Any, project: str, version: str, link: Any) -> 
     """Queue builds for an uploaded sdist (notifier thread, after the upload's commit)."""
     try:
         service.on_upload(stage, project, version, link)
-    except Exception:  # a notifier hook must never break devpi's event processing
-        log.exception("could not queue builds for %s", link.basename)
-        metrics_for(stage.xom).inc("enqueue_errors_total")
+    except Exception as exc:  # noqa: BLE001 - a notifier hook must never break devpi's event processing
+        log_failure(log, exc, f"could not queue builds for {link.basename}",
+                    metrics_for(stage.xom), "enqueue_errors_total")  # fmt: skip

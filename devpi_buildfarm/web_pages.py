@@ -21,9 +21,11 @@ from devpi_server.views import apireturn
 from pyramid.events import BeforeRender
 
 from devpi_buildfarm.adapters import service
+from devpi_buildfarm.adapters.devpi import metrics_for
 from devpi_buildfarm.client_output import outcome_text, timings_text
 from devpi_buildfarm.core.builders import builder_for
 from devpi_buildfarm.core.jobs import FINAL
+from devpi_foundry_common.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +147,9 @@ def on_before_render(event: Any) -> None:
             url = _job_url(request, holder, job.id)
             wheel = escape(str(job.wheel))
             links.append(f"<a href='{escape(url)}'>{wheel}</a> (build {job.id})")
-    except Exception:  # the page must render without the row rather than fail
-        log.exception("could not add the build links")
+    except Exception as exc:  # noqa: BLE001 - the page renders without the row rather than fail
+        log_failure(log, exc, "could not add the build links",
+                    metrics_for(request.registry["xom"]))  # fmt: skip
         return
     value["infos"].append(("built wheels", "<br/>\n".join(links)))  # version.pt: structure
 

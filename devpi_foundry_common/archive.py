@@ -89,6 +89,7 @@ class Archive:
         self.limits = limits or Limits()
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
+        self._tar_infos: dict[str, tarfile.TarInfo] = {}
         try:
             fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
             size = len(data) if isinstance(data, bytes) else _size(data)
@@ -105,7 +106,8 @@ class Archive:
             raise ArchiveError(msg) from exc
 
     def _infos(self) -> Iterator[tuple[str, int, int, bool]]:
-        """(name, uncompressed size, compressed size, is a regular file) per member."""
+        """(name, uncompressed size, compressed size, is a regular file) per member; a tar's
+        regular members are kept by name, so :meth:`read` finds them without a scan."""
         if self._zip is not None:
             for info in self._zip.infolist():
                 if info.compress_type not in _ZIP_METHODS:
@@ -125,6 +127,8 @@ class Archive:
             if not (tinfo.isfile() or tinfo.isdir()):
                 msg = f"member {tinfo.name!r} in {self.filename!r}: only files and directories"
                 raise ArchiveError(msg)
+            if tinfo.isfile():
+                self._tar_infos[tinfo.name.removeprefix("./")] = tinfo
             yield tinfo.name, tinfo.size, 0, tinfo.isfile()
 
     def _check(self, size: int) -> dict[str, Member]:
@@ -172,17 +176,12 @@ class Archive:
                 data = fh.read(member.size + 1)
         else:
             assert self._tar is not None  # noqa: S101
-            extracted = self._tar.extractfile(self._tar_name(name))
+            extracted = self._tar.extractfile(self._tar_infos[name])
             data = extracted.read(member.size + 1) if extracted is not None else b""
         if len(data) != member.size:
             msg = f"member {name!r} in {self.filename!r} is not the size it declares"
             raise ArchiveError(msg)
         return data
-
-    def _tar_name(self, name: str) -> str:
-        assert self._tar is not None  # noqa: S101
-        names = self._tar.getnames()
-        return name if name in names else f"./{name}"
 
     def extract(self, dest: Path) -> None:
         """Write every regular file under ``dest`` (which must exist)."""

@@ -34,6 +34,7 @@ COUNTERS: Final = [
     "pending_total",
     "rejections_total",
     "indexconfig_upgrades_total",
+    "failures_total",  # background work and hooks that failed (one ERROR line each)
 ]
 GAUGES: Final = ["extract_queue"]
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
+from devpi_foundry_common.failures import log_failure
 from devpi_license.adapters.devpi import metrics_for, wrap_customizers
 from devpi_license.adapters.lookup import existing_extractor, extractor_for, mirror_has_rules
 from devpi_license.adapters.uploads import mark_upload
@@ -68,8 +69,9 @@ def on_simplelinks(xom: Any, event: Any) -> None:
                 if not mirror_has_rules(xom, index):
                     return  # devpi_license is not in use here yet: start nothing
         extractor_for(xom).request(index, params["project"])
-    except Exception:  # notifier hooks must not raise: devpi would not retry the event
-        log.exception("could not queue license extraction for %r", event)
+    except Exception as exc:  # noqa: BLE001 - notifier hooks must not raise: devpi would not retry the event
+        log_failure(log, exc, f"could not queue license extraction for {event.typedkey}",
+                    metrics_for(xom), "extraction_errors_total")  # fmt: skip
 
 
 @hookimpl
@@ -77,5 +79,6 @@ def devpiserver_on_upload_sync(stage: Any, project: str, version: str) -> None:
     """Note the upload; its license is recorded when the view is done (see uploads.py)."""
     try:
         mark_upload(stage, project, version)
-    except Exception:  # an upload must never fail for this; serving extracts it later
-        log.exception("could not note the upload of %s %s on %s", project, version, stage)
+    except Exception as exc:  # noqa: BLE001 - an upload must never fail for this; serving extracts it later
+        log_failure(log, exc, f"could not note the upload of {project} {version} on {stage.name}",
+                    metrics_for(stage.xom))  # fmt: skip

@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 from pluggy import HookimplMarker
 from pyramid.threadlocal import get_current_request
 
+from devpi_foundry_common.failures import log_failure
 from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.lookup import holder_of, release_license
 from devpi_license.adapters.reading import license_of_file
@@ -66,8 +67,9 @@ def devpipolicy_facts(subject: Any, xom: Any) -> dict[str, Any] | None:
         return None
     try:
         found = release_license(xom, stage, project, subject.version)
-    except Exception as exc:  # a rule must not pass what could not be looked up
-        log.exception("license lookup of %s %s failed", project, subject.version)
+    except Exception as exc:  # noqa: BLE001 - a rule must not pass what could not be looked up
+        log_failure(log, exc, f"license lookup of {project} {subject.version} failed",
+                    metrics_for(xom))  # fmt: skip
         return {"license": None, "license_pending": True, "license_error": repr(exc)}
     return {
         "license": found.expression if found else None,

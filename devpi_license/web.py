@@ -13,6 +13,8 @@ import logging
 from html import escape
 from typing import Any, Final
 
+from devpi_foundry_common.failures import log_failure
+from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.lookup import path_verdict, release_license
 from devpi_license.core.release import SOURCES_KEY, SPDX_KEY
 
@@ -58,8 +60,9 @@ def on_before_render(event: Any) -> None:
         verdict = path_verdict(stage, stage, found)
         url = request.route_url("devpi_license_release", user=stage.username,
                                 index=stage.index, project=project, version=version)  # fmt: skip
-    except Exception:  # the page must render without the row rather than fail
-        log.exception("could not add the license row")
+    except Exception as exc:  # noqa: BLE001 - the page renders without the row rather than fail
+        log_failure(log, exc, "could not add the license row",
+                    metrics_for(request.registry["xom"]))  # fmt: skip
         return
     value["infos"] = [
         (key, html) for key, html in value["infos"] if key not in (SPDX_KEY, SOURCES_KEY)

@@ -27,6 +27,7 @@ COUNTERS: Final = [
     "dry_run_total",  # of those, refused only in dry-run mode (let through)
     "hidden_total",  # JSON API entries hidden per file
     "indexconfig_upgrades_total",
+    "failures_total",  # background work and hooks that failed (one ERROR line each)
 ]
 GAUGES: Final[list[str]] = []
 

@@ -136,7 +136,12 @@ class Farm:
         """An in-process worker: this farm's builders and backends, through its port."""
         return Worker(self.port, self.builders, self.backends, self.workroot,
                       owner=f"{self.owner_prefix}:{name}",
-                      lease_seconds=self.options.lease_seconds)  # fmt: skip
+                      lease_seconds=self.options.lease_seconds,
+                      failed=self._worker_failed)  # fmt: skip
+
+    def _worker_failed(self) -> None:
+        self.metrics.inc("failures_total")
+        self.metrics.inc("worker_errors_total")
 
     def serving(self) -> bool:
         """Whether this server answers on :attr:`server_url` yet (workers fetch and publish

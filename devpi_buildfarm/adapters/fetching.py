@@ -4,12 +4,11 @@ to the worker's disk under a size cap, with retries for what is worth waiting ou
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Final
+
+import httpx
 
 from devpi_buildfarm.errors import BuildError
 
@@ -24,6 +23,7 @@ MAX_SDIST_BYTES = 1024**3
 #: tox -e buildcoverage), or the upstream hiccuped (502-504)
 RETRY_STATUSES: Final = frozenset({404, 410, 500, 502, 503, 504})
 FETCH_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)
+CHUNK: Final = 1024 * 1024
 
 
 def fetch_to(  # noqa: PLR0913 - URL, destination, credential, log, limits
@@ -32,36 +32,33 @@ def fetch_to(  # noqa: PLR0913 - URL, destination, credential, log, limits
     max_bytes: int = MAX_SDIST_BYTES,
 ) -> str:  # fmt: skip
     """GET ``url`` into ``dest``; its sha256. :class:`BuildError` when that fails."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies
-    headers = {}
-    if username and password:
-        token = base64.b64encode(f"{username}:{password}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    for delay in (*FETCH_DELAYS, None):
-        try:
-            request = urllib.request.Request(url, headers=headers)  # noqa: S310 - own server
-            with opener.open(request, timeout=timeout) as response:
-                return _stream(response, dest, max_bytes, url)
-        except urllib.error.HTTPError as exc:
-            exc.close()  # the error response holds the connection
-            if exc.code not in RETRY_STATUSES or delay is None:
-                who = f" as {username}" if username else ""
-                msg = f"could not fetch {url}{who}: {exc.code} {exc.reason}"
+    auth = (username, password) if username and password else None
+    # trust_env=False: no proxies, no netrc; this is the server's own URL
+    with httpx.Client(auth=auth, timeout=timeout, trust_env=False,
+                      follow_redirects=True) as client:  # fmt: skip
+        for delay in (*FETCH_DELAYS, None):
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_success:
+                        return _stream(response, dest, max_bytes, url)
+                    status, reason = response.status_code, response.reason_phrase
+            except (httpx.HTTPError, OSError) as exc:
+                msg = f"could not fetch {url}: {exc}"
                 raise BuildError(msg, stage="fetch") from None
+            if status not in RETRY_STATUSES or delay is None:
+                who = f" as {username}" if username else ""
+                msg = f"could not fetch {url}{who}: {status} {reason}"
+                raise BuildError(msg, stage="fetch")
             if log is not None:
-                log(f"devpi-buildfarm: {url}: {exc.code}; trying again in {delay} s\n".encode())
+                log(f"devpi-buildfarm: {url}: {status}; trying again in {delay} s\n".encode())
             time.sleep(delay)
-        except (urllib.error.URLError, OSError) as exc:
-            msg = f"could not fetch {url}: {exc}"
-            raise BuildError(msg, stage="fetch") from None
     raise AssertionError  # pragma: no cover - the loop returns or raises
 
 
-def _stream(response: object, dest: Path, max_bytes: int, url: str) -> str:
+def _stream(response: httpx.Response, dest: Path, max_bytes: int, url: str) -> str:
     digest, size = hashlib.sha256(), 0
-    read = response.read  # type: ignore[attr-defined]
     with dest.open("wb") as out:
-        while chunk := read(1024 * 1024):
+        for chunk in response.iter_bytes(CHUNK):
             size += len(chunk)
             if size > max_bytes:
                 msg = f"{url} is larger than {max_bytes} bytes"

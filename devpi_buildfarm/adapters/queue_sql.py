@@ -78,6 +78,8 @@ class SqlQueue:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.postgres = engine.dialect.name == "postgresql"
+        #: called after each committed write of this process (cheap, non-blocking calls)
+        self.changed_listeners: list[Callable[[], None]] = []
         # SQLite has one writer at a time; serialising this process's writers avoids
         # "database is locked" retries between worker threads
         self._write_lock = threading.Lock() if not self.postgres else None
@@ -95,9 +97,12 @@ class SqlQueue:
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        """A write transaction (under this process's SQLite writer lock)."""
+        """A write transaction (under this process's SQLite writer lock); the change
+        listeners are called once it is committed."""
         with self._write_lock or contextlib.nullcontext(), schema.begin_write(self.engine) as conn:
             yield conn
+        for listener in self.changed_listeners:
+            listener()
 
     # --- adding jobs ----------------------------------------------------------------------
     def enqueue(self, spec: JobSpec, *, now: float, priority: int = 0) -> tuple[int, bool]:

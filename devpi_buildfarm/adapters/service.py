@@ -23,6 +23,7 @@ from devpi_buildfarm.adapters.credentials import PREFIX, JobIdentity, is_file_up
 from devpi_buildfarm.adapters.devpi import metrics_for
 from devpi_buildfarm.config import ServerOptions, option_present
 from devpi_buildfarm.errors import InvalidBuildersError
+from devpi_foundry_common.failures import log_failure
 from devpi_foundry_common.singletons import per_server
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 30.0
+GAUGE_SECONDS = 1.0
 _START_LOCK = threading.Lock()
 
 
@@ -109,23 +111,25 @@ def ensure_running(xom: Any) -> Farm | None:
             allowed = farm.options.allow_unisolated
             how = "allowed by --buildfarm-allow-unisolated" if allowed else "refused"
             log.warning("devpi-buildfarm: bubblewrap not found; unisolated builds are %s", how)
+        metrics = metrics_for(xom)
         try:  # job directories and cgroups of a killed server
             farm.remove_leftovers()
-        except OSError:
-            log.exception("devpi-buildfarm: could not remove what a killed server left")
+        except OSError as exc:
+            log_failure(log, exc, "devpi-buildfarm: could not remove what a killed server left",
+                        metrics, "worker_errors_total")  # fmt: skip
         # before any worker runs: a worker's expiry check would count the attempt
         try:
             for job_id in farm.reclaim_orphans():
                 log.warning("job %s: its server died mid-build; queued again", job_id)
-        except Exception:  # the lease expiry handles these jobs later
-            log.exception("devpi-buildfarm: could not reclaim the jobs of a dead server")
-        loops: list[Worker | Maintenance] = [Maintenance(farm)]
+        except Exception as exc:  # noqa: BLE001 - the lease expiry handles these jobs later
+            log_failure(log, exc, "devpi-buildfarm: could not reclaim the jobs of a dead server",
+                        metrics, "worker_errors_total")  # fmt: skip
+        loops: list[Worker | Maintenance | Gauges] = [Maintenance(farm), Gauges(farm)]
         loops += [Worker(farm, n) for n in range(farm.options.workers)]
         for loop in loops:
             thread = threading.Thread(target=loop.run, name=f"buildfarm-{loop.name}", daemon=True)
             farm.threads.append(thread)
             thread.start()
-        metrics = metrics_for(xom)
         metrics.set("workers", farm.options.workers)
         metrics.set("unisolated", int(farm.backend.isolation == "none"))
         log.info("devpi-buildfarm: %d workers started", farm.options.workers)
@@ -187,14 +191,34 @@ def job_identity(request: Any, credentials: Any) -> JobIdentity | None:
     return JobIdentity(grant.username)
 
 
-def update_gauges(xom: Any) -> None:
-    farm = existing_farm(xom)
-    if farm is None:
-        return
-    counts = farm.queue.counts()
-    metrics = metrics_for(xom)
-    metrics.set("jobs_queued", counts.get("queued", 0))
-    metrics.set("jobs_running", counts.get("running", 0))
+class Gauges:
+    """The queue gauges of ``/+status``, kept off the request path (counting jobs grows
+    with the queue): refreshed by this thread soon after the queue changed here, at most
+    every :data:`GAUGE_SECONDS`, and every :data:`MAINTENANCE_SECONDS` regardless (servers
+    sharing a PostgreSQL queue change it too)."""
+
+    name = "gauges"
+
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self.changed = threading.Event()
+        farm.queue.changed_listeners.append(self.changed.set)
+
+    def refresh(self) -> None:
+        counts = self.farm.queue.counts()
+        self.farm.metrics.set("jobs_queued", counts.get("queued", 0))
+        self.farm.metrics.set("jobs_running", counts.get("running", 0))
+
+    def run(self) -> None:
+        while not self.farm.stopping.is_set():
+            self.changed.clear()
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - logged and counted; tried again
+                log_failure(log, exc, "devpi-buildfarm gauges: could not count the jobs",
+                            self.farm.metrics, "worker_errors_total")  # fmt: skip
+            self.changed.wait(MAINTENANCE_SECONDS)
+            self.farm.stopping.wait(GAUGE_SECONDS)
 
 
 class Worker:
@@ -209,9 +233,9 @@ class Worker:
         while not self.farm.stopping.is_set():
             try:
                 busy = self.farm.work_once(self.name)
-            except Exception:  # a worker must outlive any error; the next round retries
-                log.exception("devpi-buildfarm %s: error", self.name)
-                metrics_for(self.farm.xom).inc("worker_errors_total")
+            except Exception as exc:  # noqa: BLE001 - a worker must outlive any error; the next round retries
+                log_failure(log, exc, f"devpi-buildfarm {self.name}", self.farm.metrics,
+                            "worker_errors_total")  # fmt: skip
                 busy = False
             if not busy:  # sleep until a job is queued (or a second has passed)
                 self.farm.wake.wait(self.idle_seconds)
@@ -238,7 +262,7 @@ class Maintenance:
                 now = time.time()
                 self.farm.queue.requeue_expired(now=now)
                 self.farm.logs.prune(older_than=now - self.farm.options.log_retention_days * 86400)
-            except Exception:  # keep maintaining; the error is logged and counted
-                log.exception("devpi-buildfarm maintenance: error")
-                metrics_for(self.farm.xom).inc("worker_errors_total")
+            except Exception as exc:  # noqa: BLE001 - keep maintaining; logged and counted
+                log_failure(log, exc, "devpi-buildfarm maintenance", self.farm.metrics,
+                            "worker_errors_total")  # fmt: skip
             self.farm.stopping.wait(MAINTENANCE_SECONDS if reconciled else 5.0)

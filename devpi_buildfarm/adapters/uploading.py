@@ -1,54 +1,40 @@
 """Publishing a built wheel as an upload: an HTTP ``file_upload`` to this server, made
 with the job credential, so devpi, devpi_policy and devpi_license judge it like any other
-upload by that identity. The multipart body is streamed from the file (a wheel is never
-whole in memory); ``urllib`` has no multipart encoder, and a 40-line one beats a
-dependency for it.
+upload by that identity. httpx streams the multipart body from the file (a wheel is never
+whole in memory).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
-import urllib.error
-import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+
+import httpx
 
 from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
-CHUNK = 1024 * 1024
+#: the most of devpi's answer kept (its JSON message, or the body returned)
+MAX_ANSWER_BYTES: Final = 65536
 
 
-def _parts(
-    boundary: str, fields: Sequence[tuple[str, str]], wheel: Path
-) -> tuple[list[bytes], bytes]:
-    head = []
-    for name, value in fields:
-        head.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                    f"{value}\r\n".encode())  # fmt: skip
-    head.append(f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-                f'filename="{wheel.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                .encode())  # fmt: skip
-    return head, f"\r\n--{boundary}--\r\n".encode()
+def _read_capped(response: httpx.Response) -> bytes:
+    data = b""
+    for chunk in response.iter_bytes():
+        data += chunk[: MAX_ANSWER_BYTES - len(data)]
+        if len(data) >= MAX_ANSWER_BYTES:
+            break
+    return data
 
 
-def _body(head: list[bytes], wheel: Path, tail: bytes) -> Iterator[bytes]:
-    yield from head
-    with wheel.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
-    yield tail
-
-
-def _message(exc: urllib.error.HTTPError) -> str | None:
+def _message(body: bytes) -> str | None:
     """devpi's JSON ``message`` of a refusal, if it sent one."""
     try:
-        found = json.loads(exc.read(65536) or b"{}").get("message")
-    except (ValueError, AttributeError, OSError):
+        found = json.loads(body or b"{}").get("message")
+    except (ValueError, AttributeError):
         return None
     return str(found)[:2000] if found else None
 
@@ -58,24 +44,24 @@ def upload(  # noqa: PLR0913 - the target, the credential, the file and its form
            fields: Sequence[tuple[str, str]], timeout: float = 300.0) -> str:  # fmt: skip
     """POST ``wheel`` to ``url`` (an index); the response body. :class:`BuildError` with
     devpi's reason when it refuses."""
-    boundary = secrets.token_hex(16)
-    head, tail = _parts(boundary, [(":action", "file_upload"), *fields], wheel)
-    size = sum(map(len, head)) + wheel.stat().st_size + len(tail)
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    request = urllib.request.Request(url, data=_body(head, wheel, tail), method="POST", headers={  # noqa: S310 - this server's own URL
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-        "Content-Length": str(size), "Authorization": f"Basic {auth}",
-        "Accept": "application/json",
-    })  # fmt: skip
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    data: dict[str, list[str]] = {":action": ["file_upload"]}
+    for key, value in fields:
+        data.setdefault(key, []).append(value)
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return str(response.read(65536).decode("utf-8", "replace"))
-    except urllib.error.HTTPError as exc:
-        reason = _message(exc) or exc.reason
-        exc.close()
-        msg = f"{username} may not publish {wheel.name} to {url}: {exc.code} {reason}"
-        raise BuildError(msg, stage="publish", permanent=exc.code < 500) from None  # noqa: PLR2004
-    except (urllib.error.URLError, OSError) as exc:
+        with (
+            httpx.Client(auth=(username, password), timeout=timeout, trust_env=False) as client,
+            wheel.open("rb") as stream,
+        ):
+            files = {"content": (wheel.name, stream, "application/octet-stream")}
+            headers = {"Accept": "application/json"}
+            with client.stream("POST", url, data=data, files=files, headers=headers) as response:
+                body = _read_capped(response)
+                status, reason = response.status_code, response.reason_phrase
+    except (httpx.HTTPError, OSError) as exc:
         msg = f"could not reach {url} to publish {wheel.name}: {exc}"
         raise BuildError(msg, stage="publish") from None
+    if status >= 400:  # noqa: PLR2004
+        reason = _message(body) or reason
+        msg = f"{username} may not publish {wheel.name} to {url}: {status} {reason}"
+        raise BuildError(msg, stage="publish", permanent=status < 500)  # noqa: PLR2004
+    return body.decode("utf-8", "replace")

@@ -21,8 +21,10 @@ from devpi_buildfarm.core.jobs import Outcome
 from devpi_buildfarm.core.ports import BuildLimits, BuildRequest
 from devpi_buildfarm.errors import BuildError
 from devpi_foundry_common.archive import ArchiveError
+from devpi_foundry_common.failures import log_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from devpi_buildfarm.core.builders import Builder
@@ -32,11 +34,17 @@ log = logging.getLogger(__name__)
 TRUNCATED: Final = b"\n[devpi-buildfarm: log truncated at the build's log_bytes limit]\n"
 
 
+def _nothing() -> None:
+    """The default ``failed`` callback: count nothing."""
+
+
 class CappedLog:
     """A build's output: sent to the port at most every second, never past ``max_bytes``."""
 
-    def __init__(self, port: WorkerPort, lease: Lease, max_bytes: int) -> None:
-        self.port, self.lease, self.max_bytes = port, lease, max_bytes
+    def __init__(
+        self, port: WorkerPort, lease: Lease, max_bytes: int, failed: Callable[[], None] = _nothing
+    ) -> None:
+        self.port, self.lease, self.max_bytes, self.failed = port, lease, max_bytes, failed
         self.parts: list[bytes] = []
         self.size = 0
         self.truncated = False
@@ -69,16 +77,19 @@ class CappedLog:
         if data:
             try:
                 self.port.append_log(self.lease, data)
-            except Exception:  # the build goes on; its log is incomplete and says so here
-                log.exception("job %s: could not store log output", self.lease.job.id)
+            except Exception as exc:  # noqa: BLE001 - the build goes on; its log is incomplete and says so here
+                log_failure(log, exc, f"job {self.lease.job.id}: could not store log output")
+                self.failed()
 
 
 class Heartbeat(threading.Thread):
     """Keeps a lease alive; sets ``lost`` when the job was cancelled or taken away."""
 
-    def __init__(self, port: WorkerPort, lease: Lease, seconds: float) -> None:
+    def __init__(
+        self, port: WorkerPort, lease: Lease, seconds: float, failed: Callable[[], None] = _nothing
+    ) -> None:
         super().__init__(name=f"buildfarm-heartbeat-{lease.job.id}", daemon=True)
-        self.port, self.lease, self.seconds = port, lease, seconds
+        self.port, self.lease, self.seconds, self.failed = port, lease, seconds, failed
         self.lost = threading.Event()
         self.done = threading.Event()
 
@@ -86,8 +97,9 @@ class Heartbeat(threading.Thread):
         while not self.done.wait(max(1.0, self.seconds / 3)):
             try:
                 alive = self.port.heartbeat(self.lease)
-            except Exception:  # a database hiccup: the next beat tries again
-                log.exception("job %s: heartbeat failed", self.lease.job.id)
+            except Exception as exc:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                log_failure(log, exc, f"job {self.lease.job.id}: heartbeat failed")
+                self.failed()
                 continue
             if not alive:
                 log.warning(
@@ -101,14 +113,15 @@ class Heartbeat(threading.Thread):
 
 
 class Worker:
-    """Runs leased jobs with the backends of the builders it serves."""
+    """Runs leased jobs with the backends of the builders it serves; ``failed`` counts
+    each failure of the worker's own (its log line names it), not a build's."""
 
     def __init__(self, port: WorkerPort, builders: tuple[Builder, ...],  # noqa: PLR0913
                  backends: dict[str, BuildBackend], workroot: Path, *, owner: str,
-                 lease_seconds: float) -> None:  # fmt: skip
+                 lease_seconds: float, failed: Callable[[], None] = _nothing) -> None:  # fmt: skip
         self.port, self.backends, self.workroot = port, backends, workroot
         self.by_name = {b.name: b for b in builders}
-        self.owner, self.lease_seconds = owner, lease_seconds
+        self.owner, self.lease_seconds, self.failed = owner, lease_seconds, failed
 
     def work_once(self) -> bool:
         """Lease one job and run it; ``False`` when there was nothing to do."""
@@ -120,8 +133,8 @@ class Worker:
 
     def run(self, lease: Lease) -> None:
         builder = self.by_name[lease.job.spec.builder]
-        sink = CappedLog(self.port, lease, builder.log_bytes)
-        beat = Heartbeat(self.port, lease, self.lease_seconds)
+        sink = CappedLog(self.port, lease, builder.log_bytes, self.failed)
+        beat = Heartbeat(self.port, lease, self.lease_seconds, self.failed)
         timings: dict[str, float] = {}
         workdir = self.workroot / f"{lease.job.id}-{lease.job.attempts}-{uuid.uuid4().hex[:8]}"
         outcome, error, permanent, isolation = None, None, False, None
@@ -133,8 +146,9 @@ class Worker:
             error, permanent, isolation = str(exc), exc.permanent, exc.isolation
         except (ArchiveError, LookupError, ValueError, OSError) as exc:
             error = str(exc)
-        except Exception as exc:  # the worker outlives any build; the job records the error
-            log.exception("job %s: unexpected error", lease.job.id)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives any build; the job records the error
+            log_failure(log, exc, f"job {lease.job.id}: unexpected error")
+            self.failed()
             error = f"internal error: {exc!r}"
         finally:
             beat.stop()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
+from devpi_foundry_common.failures import log_failure
 from devpi_license.adapters.sources import Candidate, choose, fetch_upstream, read_stored
 from devpi_license.core.extract import Evidence
 from devpi_license.core.release import ReleaseLicense, combine, from_versiondata
@@ -117,8 +118,9 @@ class Extractor:
                 self._waiting.discard(key)
             try:
                 self._pass(*key, plan)
-            except Exception:  # a thread that dies would stop all extraction
-                log.exception("license extraction of %s on %s failed", key[1], key[0])
+            except Exception as exc:  # noqa: BLE001 - a thread that dies would stop all extraction
+                log_failure(log, exc, f"license extraction of {key[1]} on {key[0]} failed",
+                            self.metrics, "extraction_errors_total")  # fmt: skip
             finally:
                 with self._lock:
                     left = self._outstanding.pop(key, 1) - 1
@@ -179,9 +181,9 @@ class Extractor:
             if info is None and candidate.url and not offline:
                 assert self._client is not None  # noqa: S101 - made with the pool
                 info = fetch_upstream(self._client, candidate, self.max_bytes)
-        except Exception:  # network trouble, a vanished file: pending, tried again later
-            log.exception("could not read the license of %s on %s", candidate.filename, index)
-            self.metrics.inc("extraction_errors_total")
+        except Exception as exc:  # noqa: BLE001 - network trouble, a vanished file: pending, tried again later
+            log_failure(log, exc, f"could not read the license of {candidate.filename} on {index}",
+                        self.metrics, "extraction_errors_total")  # fmt: skip
             return
         if info is None:
             return

@@ -27,9 +27,9 @@ from devpi_license.core.extract import UNREADABLE, Evidence, LicenseInfo, extrac
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: reading a license needs far less than building: tighter caps
-LIMITS: Final = Limits(max_members=50_000, max_member_bytes=8 * 1024 * 1024,
-                       max_total_bytes=2 * 1024 * 1024 * 1024)  # fmt: skip
+#: reading a license needs far less than building: the shared reader's caps, with a
+#: tighter one per member (no cap looser than the shared defaults: tests/unit/license)
+LIMITS: Final = Limits(max_member_bytes=8 * 1024 * 1024)
 MAX_LICENSE_FILES: Final = 8
 MAX_LICENSE_BYTES: Final = 256 * 1024
 _LICENSE_NAMES: Final = ("license", "licence", "copying", "notice")

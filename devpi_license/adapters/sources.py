@@ -10,6 +10,7 @@ size limit. All of this runs on the extraction threads, never on a request.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,6 +23,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from devpi_foundry_common.archive import MAX_METADATA_BYTES
 from devpi_license.adapters.reading import license_of_file, license_of_metadata
 from devpi_license.core.extract import Evidence, LicenseInfo
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TIMEOUT: Final = 60.0
+#: an upstream file up to this size is read in memory, a larger one from a temporary file
+SPOOL_BYTES: Final = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +93,44 @@ def fetch_upstream(client: httpx.Client, candidate: Candidate, max_bytes: int) -
     Raises ``httpx.HTTPError`` on network trouble (the caller tries again later)."""
     url = candidate.url or ""
     if candidate.filename.endswith(".whl"):
-        response = client.get(f"{url.split('#', 1)[0]}.metadata", timeout=TIMEOUT)
-        if response.status_code == httpx.codes.OK:
-            info = license_of_metadata(response.content, {})
+        metadata = _upstream_metadata(client, f"{url.split('#', 1)[0]}.metadata")
+        if metadata is not None:
+            info = license_of_metadata(metadata, {})
             why = "upstream core metadata (PEP 658); license files not read"
             return LicenseInfo(info.expression, info.source, info.confidence,
                                (*info.evidence, Evidence("file", candidate.filename, None,
                                                          0.0, why)), info.conflicts)  # fmt: skip
-    with client.stream("GET", url, timeout=TIMEOUT) as response:
+    # spooled: a small file stays in memory, a large one goes to a temporary file
+    with (
+        client.stream("GET", url, timeout=TIMEOUT) as response,
+        tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool,
+    ):
         response.raise_for_status()
         size = int(response.headers.get("content-length") or 0)
         if size > max_bytes:
             return _unreadable(candidate.filename, f"not read: {size} bytes > {max_bytes}")
-        chunks, total = [], 0
+        total = 0
         for chunk in response.iter_bytes():
             total += len(chunk)
             if total > max_bytes:
                 return _unreadable(candidate.filename, f"not read: more than {max_bytes} bytes")
-            chunks.append(chunk)
-    return license_of_file(candidate.filename, b"".join(chunks))
+            spool.write(chunk)
+        spool.seek(0)
+        return license_of_file(candidate.filename, spool)
+
+
+def _upstream_metadata(client: httpx.Client, url: str) -> bytes | None:
+    """A PEP 658 ``.metadata`` file, at most :data:`MAX_METADATA_BYTES` (``None``: the
+    upstream has none, or a larger one: the caller reads the wheel instead)."""
+    with client.stream("GET", url, timeout=TIMEOUT) as response:
+        if response.status_code != httpx.codes.OK:
+            return None
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) > MAX_METADATA_BYTES:
+                return None
+    return data
 
 
 def read_stored(entry: Any, candidate: Candidate, max_bytes: int) -> LicenseInfo | None:
@@ -117,4 +140,5 @@ def read_stored(entry: Any, candidate: Candidate, max_bytes: int) -> LicenseInfo
     size = entry.file_size()
     if size is not None and size > max_bytes:
         return _unreadable(candidate.filename, f"not read: {size} bytes > {max_bytes}")
-    return license_of_file(candidate.filename, entry.file_get_content())
+    with entry.file_open_read() as stream:  # read in place: only the members used
+        return license_of_file(candidate.filename, stream)

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
+from devpi_foundry_common.failures import log_failure
 from devpi_license.core.release import ReleaseLicense, from_json
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ class LicenseStore:
         self._cache: OrderedDict[Key, ReleaseLicense] = OrderedDict()
         try:
             self._db = self._open()
-        except sqlite3.DatabaseError:
-            log.exception("license store %s is damaged; starting a new one", path)
+        except sqlite3.DatabaseError as exc:
+            log_failure(log, exc, f"license store {path} is damaged; starting a new one")
             path.unlink(missing_ok=True)
             self._db = self._open()
 

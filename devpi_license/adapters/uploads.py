@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pyramid.threadlocal import get_current_request
 
+from devpi_foundry_common.failures import log_failure
+from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.reading import license_of_file
 from devpi_license.core.release import file_kind, from_versiondata, with_file
 
@@ -69,8 +71,9 @@ def upload_tween_factory(handler: Any, registry: Any) -> Any:
             try:
                 stage = xom.model.getstage(mark[0])
                 record_upload(request, stage, mark[1], mark[2])
-            except Exception:  # the upload stands; serving extracts the license later
-                log.exception("could not record the license of %s %s", mark[1], mark[2])
+            except Exception as exc:  # noqa: BLE001 - the upload stands; serving extracts the license later
+                log_failure(log, exc, f"could not record the license of {mark[1]} {mark[2]}",
+                            metrics_for(xom))  # fmt: skip
         return response
 
     return upload_tween

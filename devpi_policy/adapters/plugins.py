@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import PluginManager
 
+from devpi_foundry_common.failures import log_failure
 from devpi_foundry_common.singletons import per_server
 from devpi_policy import hookspecs
+from devpi_policy.adapters.devpi import metrics_for
 from devpi_policy.core.facts import Facts
 
 if TYPE_CHECKING:
@@ -58,8 +60,9 @@ def has_rules(xom: Any, index: str, options: Mapping[str, Any]) -> bool:
         return False
     try:
         return any(manager.hook.devpipolicy_has_rules(index=index, options=options))
-    except Exception:  # a broken plugin must be evaluated (and fail closed), not skipped
-        log.exception("devpi_policy plugin failed in devpipolicy_has_rules for %s", index)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must be evaluated (and fail closed), not skipped
+        log_failure(log, exc, f"devpi_policy plugin failed in devpipolicy_has_rules for {index}",
+                    metrics_for(xom))  # fmt: skip
         return True
 
 
@@ -72,8 +75,9 @@ def new_facts(xom: Any, subject: Subject) -> Facts:
     def provide() -> list[Mapping[str, Any] | None]:
         try:
             return list(manager.hook.devpipolicy_facts(subject=subject, xom=xom))
-        except Exception:  # facts are optional; rules that need them decide without
-            log.exception("devpi_policy plugin failed in devpipolicy_facts for %r", subject)
+        except Exception as exc:  # noqa: BLE001 - facts are optional; rules that need them decide without
+            what = f"devpi_policy plugin failed in devpipolicy_facts for {subject.label!r}"
+            log_failure(log, exc, what, metrics_for(xom))
             return []
 
     return Facts(provide)
@@ -86,7 +90,8 @@ def check(xom: Any, subject: Subject, options: Mapping[str, Any], facts: Facts) 
         results = manager.hook.devpipolicy_check(
             subject=subject, options=options, facts=facts, xom=xom
         )
-    except Exception as exc:  # fail closed, with a reason, instead of a 500
-        log.exception("devpi_policy plugin failed in devpipolicy_check for %r", subject)
+    except Exception as exc:  # noqa: BLE001 - fail closed, with a reason, instead of a 500
+        what = f"devpi_policy plugin failed in devpipolicy_check for {subject.label!r}"
+        log_failure(log, exc, what, metrics_for(xom))
         return [f"{subject.label!r} could not be checked on {subject.index}: plugin error {exc!r}"]
     return [reason for reasons in results for reason in reasons or ()]

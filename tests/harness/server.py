@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from harness.env import isolated_env
+from harness.serverlog import watch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,6 +115,7 @@ class DevpiServer:
     def start(self, timeout: float = 90.0) -> DevpiServer:
         """Start the process and wait until it serves ``/+api``."""
         self.init()
+        watch(self.log_path)  # the integration tier fails a test on what this log shows
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=self._env(),

@@ -3,6 +3,10 @@
 ``upstream`` is a second devpi-server playing PyPI: it holds sdists and wheels built by
 the tests. ``site`` is the server under test, with all plugins installed, a ``root/pypi``
 mirror of the upstream and a user index ``alice/dev`` inheriting from it.
+
+Every server log must stay clean: after each test, a traceback or an ERROR/CRITICAL record
+in any server log fails the test unless the test declared it, with the
+``expect_server_log`` fixture or the ``server_log_expected`` marker (harness/serverlog.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from harness.clients import DevpiClient, twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.pep691 import Pep691Server
 from harness.server import ROOT_PASSWORD, DevpiServer
+from harness.serverlog import WATCH, Expected, report
 from harness.services import require
 
 if TYPE_CHECKING:
@@ -41,6 +46,33 @@ UPSTREAM_PROJECTS = [
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def expect_server_log(request: pytest.FixtureRequest) -> Iterator[Expected]:
+    """Fail the test on server-log problems it did not declare, or declared ones missing.
+
+    Call the fixture with pieces of the expected problems' text
+    (``expect_server_log("build of bad-1.0 failed")``), or mark the test
+    ``@pytest.mark.server_log_expected("...", ...)``.
+    """
+    expected = Expected()
+    for mark in request.node.iter_markers("server_log_expected"):
+        expected(*mark.args)
+    yield expected
+    unexpected, missing = expected.verdict(expected.collect(WATCH))
+    if unexpected or missing:
+        pytest.fail(report(unexpected, missing), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Problems logged after the last test (servers stopping) fail the run too."""
+    unexpected = WATCH.new_problems()
+    if unexpected:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(report(unexpected, []), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @dataclass

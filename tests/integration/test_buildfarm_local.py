@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import platform
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devpi_buildfarm.adapters import queue_schema
+from devpi_buildfarm.adapters.queue_sql import SqlQueue
 from harness import postgres
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, wait_for
@@ -296,3 +301,87 @@ def test_kill_9_mid_build_then_restart_builds_once(
     # the killed server's job directory went at restart, the new attempt's when it ended
     assert list((server.serverdir / ".buildfarm" / "jobs").iterdir()) == []
     assert_installs(server, "bob/dev", project, tmp_path)
+
+
+def test_an_upload_whose_event_was_lost_is_queued_at_the_next_start(
+    farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
+) -> None:
+    """docs/buildfarm.md: "At start-up, every sdist of every index with targets is planned
+    again, so uploads whose events were lost to a crash are queued"."""
+    server, api = farm
+    project = Project("lost-event", "1.0")
+    server.stop()
+    # a server that only serves requests runs no notifier: the upload's event stays pending
+    quiet = DevpiServer(server.serverdir, BINDIR, args=(*server.args, "--requests-only"),
+                        port=server.port)  # fmt: skip
+    quiet.start()
+    try:
+        bob(quiet, tmp_path / "client", "bob/dev")("upload", str(make_sdist(tmp_path, project)))
+        with urllib.request.urlopen(f"{quiet.url}/+api", timeout=30) as resp:  # noqa: S310
+            serial = int(resp.headers["X-Devpi-Serial"])
+    finally:
+        quiet.stop()
+    queue = queue_of(server)
+    try:
+        assert queue.list_jobs(project="lost-event") == []
+    finally:
+        queue.engine.dispose()
+        # ... and is lost, as if the server had been killed before its notifier got to it
+        # (devpi keeps the last processed serial plus one in .event_serial)
+        (server.serverdir / ".event_serial").write_text(str(serial + 1))
+        server.start()
+    job = queued_job(api, "bob/dev", "lost-event")
+    assert job["sdist"] == "lost_event-1.0.tar.gz"
+    (done,) = wait_for(api, "bob/dev", "lost-event")
+    assert done["state"] == "succeeded", done
+
+
+def queue_of(server: DevpiServer) -> SqlQueue:
+    """The build queue of a stopped farm server, opened directly."""
+    db = next((a for a in server.args if a.startswith("postgresql")), None)
+    return SqlQueue.from_url(db or f"sqlite:///{server.serverdir}/.buildfarm/queue.sqlite")
+
+
+def _dead_pid() -> int:
+    """The pid of a process of this host that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_server_killed_between_storing_the_wheel_and_marking_the_job_publishes_once(
+    farm: tuple[DevpiServer, DevpiApi], tmp_path: Path
+) -> None:
+    """docs/buildfarm.md: "A job publishes at most once: a server killed after storing the
+    wheel but before marking the job finds the wheel (by its link log) when the job
+    re-runs"."""
+    server, api = farm
+    project = Project("publish-once", "1.0")
+    bob(server, tmp_path / "client", "bob/dev")("upload", str(make_sdist(tmp_path, project)))
+    (done,) = wait_for(api, "bob/dev", "publish-once")
+    assert done["state"] == "succeeded", done
+    wheel = done["wheel"]
+    server.stop()
+    # the state a kill -9 right after the upload of the wheel leaves: the job still running,
+    # leased by a process of this host that no longer exists
+    queue = queue_of(server)
+    try:
+        with queue.engine.begin() as conn:
+            conn.execute(queue_schema.jobs.update().where(queue_schema.jobs.c.id == done["id"])
+                         .values(state="running", finished=None, wheel=None, wheel_sha256=None,
+                                 lease_owner=f"{socket.gethostname()}:{_dead_pid()}:worker-0",
+                                 lease_expires=time.time() + 3600))  # fmt: skip
+    finally:
+        queue.engine.dispose()
+        server.start()
+    deadline = time.monotonic() + 180
+    while (again := api.ok("GET", f"bob/dev/+buildfarm/jobs/{done['id']}"))["state"] != "succeeded":
+        assert again["state"] in ("queued", "running"), again
+        assert time.monotonic() < deadline, again
+        time.sleep(0.5)
+    assert again["wheel"] == wheel
+    assert "already published" in read_log(api, "bob/dev", done["id"])
+    assert wheels_of(api, "bob/dev", "publish-once", "1.0") == [wheel]
+    (link,) = [link for link in api.ok("GET", "bob/dev/publish-once/1.0")["+links"]
+               if link["href"].endswith(wheel)]  # fmt: skip
+    assert [entry["what"] for entry in link["log"]].count("build") == 1, link["log"]

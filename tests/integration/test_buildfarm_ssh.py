@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from devpi_buildfarm.core.targets import host_target
-from harness import sshd
+from harness import serverlog, sshd
 from harness.api import DevpiApi
 from harness.buildfarm import seed_tools, target_rows, upload_and_build
 from harness.clients import DevpiClient, Venv, pip_install
@@ -61,17 +61,21 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevpiServer
     args = ("--buildfarm-builders", str(work / "builders.toml"), "--buildfarm-workers", "1",
             "--buildfarm-max-attempts", "1")  # fmt: skip
     server = DevpiServer(work / "serverdir", BINDIR, args=args)
-    try:
-        server.start()
-        seed_tools(server, work)
-        api = DevpiApi(server.url)
-        api.create_user("bob", PASSWORD)
-        api = api.login("bob", PASSWORD)
-        api.create_index("bob/dev", bases=["root/tools"], buildfarm_targets=[TARGET, BAD_TARGET])
-        yield server, api
-    finally:
-        server.stop()
-        daemon.stop()
+    # the changed host key, on purpose: logged whenever the farm probes that builder
+    with serverlog.expected_while("builder 'changedkey' cannot build"):
+        try:
+            server.start()
+            seed_tools(server, work)
+            api = DevpiApi(server.url)
+            api.create_user("bob", PASSWORD)
+            api = api.login("bob", PASSWORD)
+            api.create_index(
+                "bob/dev", bases=["root/tools"], buildfarm_targets=[TARGET, BAD_TARGET]
+            )
+            yield server, api
+        finally:
+            server.stop()
+            daemon.stop()
 
 
 def job_dirs() -> list[str]:

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
+from harness import serverlog
 from harness.api import DevpiApi
 from harness.buildfarm import tool_wheels
 from harness.clients import twine_upload
@@ -65,7 +66,8 @@ class Serve:
     """``tools/serve.py`` as a user runs it, its output in a log file."""
 
     def __init__(self, tmp: Path, home: Path, port: int, mirror: str) -> None:
-        self.log_path = tmp / "serve.log"
+        self.tmp = tmp
+        self.log_path = tmp / "serve-0.log"
         self.cmd = [
             sys.executable, str(SERVE), "--serverdir", str(tmp / "serverdir"),
             "--port", str(port), "--mirror-url", mirror,
@@ -76,7 +78,9 @@ class Serve:
 
     def start(self) -> tuple[str, float]:
         """Start and wait for the banner; this start's output and its seconds."""
-        self.log_path.unlink(missing_ok=True)
+        # a log per start, each checked by the integration tier's server-log check
+        self.log_path = self.tmp / f"serve-{len(list(self.tmp.glob('serve-*.log')))}.log"
+        serverlog.watch(self.log_path)
         self._log = self.log_path.open("wb")
         began = time.monotonic()
         self.proc = subprocess.Popen(

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness import serverlog
 from harness.clients import Venv, assert_all_from, pip_install
 from harness.env import isolated_env
 from harness.server import DevpiServer, free_port, get_json
@@ -22,6 +23,7 @@ def test_serve_brings_up_the_demo(upstream: DevpiServer, tmp_path: Path, home: P
         sys.executable, str(SERVE), "--serverdir", str(tmp_path / "serverdir"), "--port", str(port),
         "--mirror-url", f"{upstream.url}/root/up/+simple/",
     ]  # fmt: skip
+    serverlog.watch(tmp_path / "serve.log")
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=isolated_env(home))
     try:

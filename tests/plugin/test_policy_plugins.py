@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from pluggy import HookimplMarker, PluginManager
 
 from devpi_policy import hookspecs
+from devpi_policy.adapters.devpi import metrics_for
 from devpi_policy.adapters.plugins import plugin_manager
 from plugin.conftest import ALL_PLUGINS
 
@@ -97,7 +99,9 @@ def test_policy_check_reports_plugin_reasons(mapp: Any, testapp: Any) -> None:
     assert not result["upload"]["allowed"]
 
 
-def test_broken_plugin_fails_closed_with_a_reason(mapp: Any, xom: Any) -> None:
+def test_broken_plugin_fails_closed_with_a_reason(
+    mapp: Any, xom: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
         @staticmethod
         @devpi_policy_hookimpl
@@ -115,6 +119,13 @@ def test_broken_plugin_fails_closed_with_a_reason(mapp: Any, xom: Any) -> None:
     r = mapp.upload_file_pypi("pkg-1.0.tar.gz", b"a", "pkg", "1.0", code=None)
     assert r.status_code == 403
     assert "could not be checked" in r.status
+    # the failure is one ERROR line with its cause, no traceback, and counted
+    errors = [rec for rec in caplog.records if rec.name.startswith("devpi_policy")
+              and rec.levelno >= logging.ERROR]  # fmt: skip
+    assert len(errors) == 1
+    assert errors[0].getMessage().endswith("RuntimeError: boom")
+    assert errors[0].exc_info is None
+    assert metrics_for(xom).get("failures_total") == 1
 
 
 def test_one_plugin_manager_per_server(xom: Any, example: Any) -> None:

@@ -72,3 +72,11 @@ def test_a_refusal_fails_at_once(server: str, tmp_path: Path) -> None:
 def test_nobody_listening_fails_with_the_url(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=re.escape("could not fetch http://127.0.0.1:9/x")):
         fetching.fetch_to("http://127.0.0.1:9/x", tmp_path / "sdist", timeout=2)
+
+
+def test_an_sdist_over_the_cap_is_refused(server: str, tmp_path: Path) -> None:
+    Answers.statuses = [200]
+    with pytest.raises(BuildError, match="is larger than 5 bytes") as info:
+        fetching.fetch_to(server, tmp_path / "sdist", max_bytes=5)
+    assert info.value.stage == "fetch"
+    assert fetching.MAX_SDIST_BYTES == 1024**3  # docs/security.md: "the sdist download 1 GiB"

@@ -3,10 +3,12 @@ unreadable, with the reason and what their core metadata alone names, never an e
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 import zipfile
 
+from devpi_foundry_common.archive import Limits
 from devpi_license.adapters.reading import LIMITS, license_of_file
 
 MIT = "Permission is hereby granted, free of charge, to any person obtaining a copy\n"
@@ -109,7 +111,7 @@ def test_wheel_with_too_many_members_is_unreadable() -> None:
             zf.writestr(f"demo/m{i}", "")
     found = license_of_file("demo-1.0-py3-none-any.whl", buf.getvalue())
     assert found.expression == "AGPL-3.0-only"
-    assert "more than 50000 members" in found.unreadable[0]
+    assert f"more than {LIMITS.max_members} members" in found.unreadable[0]
 
 
 def test_metadata_that_is_itself_a_link_is_not_followed() -> None:
@@ -147,3 +149,9 @@ def test_not_an_archive_is_unreadable_without_a_license() -> None:
             "readable archive: File is not a zip file"
         ),
     )
+
+
+def test_caps_are_no_looser_than_the_shared_readers_defaults() -> None:
+    defaults = Limits()
+    for field in dataclasses.fields(Limits):
+        assert getattr(LIMITS, field.name) <= getattr(defaults, field.name), field.name

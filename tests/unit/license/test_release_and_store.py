@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from devpi_foundry_common.archive import MAX_METADATA_BYTES
 from devpi_license.adapters.sources import Candidate, choose, fetch_upstream, version_of
 from devpi_license.adapters.store import LicenseStore
 from devpi_license.core.extract import extract
@@ -180,6 +181,20 @@ def test_upstream_metadata_first_then_the_file_then_limits(upstream: str) -> Non
         assert "not read" in too_big.evidence[0].how
         with pytest.raises(httpx.HTTPStatusError):
             read("missing")
+
+
+def test_upstream_metadata_over_its_cap_is_not_kept_the_wheel_is_read(upstream: str) -> None:
+    _Upstream.files = {
+        "/big/a-1.0-py3-none-any.whl.metadata": b"Metadata-Version: 2.4\nName: a\n"
+        + b"X" * MAX_METADATA_BYTES,
+        "/big/a-1.0-py3-none-any.whl": _wheel(
+            "Metadata-Version: 2.1\nName: a\nVersion: 1.0\nLicense: BSD-3-Clause\n\n"
+        ),
+    }
+    with httpx.Client() as client:
+        url = f"{upstream}/big/a-1.0-py3-none-any.whl"
+        found = fetch_upstream(client, Candidate("1.0", WHEEL, "r", url), 10**6)
+    assert found.expression == "BSD-3-Clause"
 
 
 def test_an_unreadable_file_makes_the_release_unreadable_through_versiondata() -> None:
