@@ -163,7 +163,7 @@ _BODIES: Final[dict[str, str]] = {
         targets |= {os.path.dirname(tools), os.path.join(os.path.dirname(tools), "lib")}
         try:
             with open(tools, "a") as f:
-                f.write("\n" + code)
+                f.write("\\n" + code)
             print(f"planted {tools}", flush=True)
         except OSError:
             pass
