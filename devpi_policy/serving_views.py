@@ -31,7 +31,7 @@ from devpi_policy import project_page, web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
 from devpi_policy.core.evaluate import Decision
-from devpi_policy.refusals import POLICIES, PolicyRefused, enforce
+from devpi_policy.refusals import POLICIES, PolicyRefused, enforce, refuse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,8 +136,10 @@ def _refuse_download(request: Any, decision: Any) -> None:
     """Refuse (raise) when ``decision``, from files.decide_file, denies."""
     if decision is None or decision is files.UNRESOLVED:
         return
-    if not decision.allowed and request.authenticated_userid == REPLICA_IDENTITY:
-        return  # a replica copying what its primary holds: replication is never blocked
+    if (not decision.allowed or decision.dry_run) and (
+        request.authenticated_userid == REPLICA_IDENTITY
+    ):
+        return  # a replica copying what its primary holds: never blocked, nor audited
     enforce(request, decision, lambda: f"download {request.path}")
 
 
@@ -152,8 +154,7 @@ def _release_page_view(view: View) -> Callable[[Any, Any], Any]:
         if request.method in _SERVING_METHODS:
             reason = web.refused_release_page(request)
             if reason is not None:
-                message = f"policy: {reason}"
-                raise PolicyRefused(message, as_json=False)
+                refuse(request, [reason], lambda: f"page {request.path}")
         return view(context, request)
 
     return policy_release_page_view
