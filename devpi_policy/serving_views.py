@@ -84,7 +84,21 @@ def _index_write_view(view: View) -> View:
 
 
 def _file_view(view: View) -> Callable[[Any, Any], Any]:
+    judge = _judged_file_view(view)
+
     def policy_file_view(context: Any, request: Any) -> Any:
+        try:
+            return judge(context, request)
+        except PolicyRefused as refused:
+            # returned, not raised: no exception view (devpi-web's HTML error page with
+            # its status badge) renders it; clients get the same status, reason and body
+            return refused
+
+    return policy_file_view
+
+
+def _judged_file_view(view: View) -> Callable[[Any, Any], Any]:
+    def judged_file_view(context: Any, request: Any) -> Any:
         if request.method not in _SERVING_METHODS:
             return view(context, request)
         xom = request.registry["xom"]
@@ -100,7 +114,8 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
             return view(context, request)
         if not request.has_permission("pkg_read"):
             return view(context, request)  # devpi refuses: plugins and reasons wait for that
-        decision = files.decide_file(xom, policies, relpath)
+        # a refusal by the index options alone is the whole decision (no plugin rule there)
+        decision = _whole_decision(xom, policies, relpath, found)
         if decision is not files.UNRESOLVED:
             _refuse_download(request, decision)
             return view(context, request)
@@ -114,7 +129,15 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
                 raise
         return response
 
-    return policy_file_view
+    return judged_file_view
+
+
+def _whole_decision(xom: Any, policies: Any, relpath: str, found: Any) -> Any:
+    """``found`` when it is a decision (the index options alone decide: no plugin rule
+    there), else the decision with plugin rules."""
+    if isinstance(found, Decision):
+        return found
+    return files.decide_file(xom, policies, relpath)
 
 
 def _toxresult_upload_view(view: View) -> Callable[[Any, Any], Any]:

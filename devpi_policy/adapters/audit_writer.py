@@ -3,10 +3,11 @@
 The request path only appends events to a deque under a lock (never waits on the
 database); when the queue is full the events are dropped and counted in
 ``devpi_policy_audit_dropped_total``. A thread of devpi's thread pool writes what is
-queued every second (sooner when the queue is half full), applies index and user
-deletions and prunes rows older than the retention hourly. A failed write is logged as
-one line naming its cause, counted in ``devpi_policy_audit_write_errors_total``, and its
-events are queued again (as room allows). At shutdown the thread writes what is left.
+queued every 5 seconds (sooner when the queue is half full or the audit is read),
+applies index and user deletions and prunes rows older than the retention hourly. A
+failed write is logged as one line naming its cause, counted in
+``devpi_policy_audit_write_errors_total``, and its events are queued again (as room
+allows). At shutdown the thread writes what is left.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY: Final = 3600.0
+#: seconds between writes: the refusals of one key in that time cost one row update
+WRITE_EVERY: Final = 5.0
 SHUTDOWN_WAIT: Final = 10.0
 Deletion = tuple[Literal["index", "user"], str]
 
@@ -48,7 +51,7 @@ class AuditWriter:
         *,
         capacity: int,
         retention: float,
-        interval: float = 1.0,
+        interval: float = WRITE_EVERY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._open_store = open_store

@@ -19,10 +19,12 @@ import pytest
 
 from devpi_policy.adapters.audit_sql import SqlAuditStore
 from devpi_policy.core.audit import AuditEvent, Requester, aggregate
+from harness import postgres
 from harness.api import DevpiApi
 from harness.clients import DevpiClient, Venv, pip_download, twine_upload, uv_pip_install
 from harness.dists import Project, make_sdist, make_wheel
 from harness.server import ROOT_PASSWORD, DevpiServer
+from harness.services import require
 from integration.conftest import ALICE_PW, BINDIR
 
 if TYPE_CHECKING:
@@ -245,3 +247,48 @@ def test_deleting_an_index_or_a_user_deletes_their_rows(audited: Audited) -> Non
         assert time.monotonic() < deadline, "the rows of deleted indexes stayed"
         time.sleep(0.2)
     assert audited.audit()["rows"]  # alice/aud's rows stay
+
+
+def test_devpi_web_pages_of_refused_projects_and_releases_are_audited(audited: Audited) -> None:
+    html = {"Accept": "text/html"}
+    for path in (f"{INDEX}/aud-name", f"{INDEX}/aud-pkg/2.0"):
+        reply = DevpiApi(audited.server.url).request("GET", path, headers=html)
+        assert reply.status == 403, path
+        assert reply.headers["Content-Type"].startswith("text/html")
+        # the project page is this plugin's (the header says it); devpi-web renders the
+        # release page's error (the reason phrase and the page say it)
+        rid = reply.headers.get("X-Devpi-Policy-Request-Id") or REQUEST_ID.findall(reply.reason)[0]
+        assert rid in reply.body.decode()
+        found = audited.audit(request=rid)["rows"]
+        assert [(r["subject"], r["rule"]) for r in found] == [
+            (path.split("/", 2)[2].replace("/", " "), "policy_exclude")
+        ]
+
+
+def test_the_audit_in_postgresql_survives_a_restart(tmp_path: Path, home: Path) -> None:
+    require(postgres.available(), "PostgreSQL on 127.0.0.1:5432")
+    database = postgres.create_database("devpi_policy_audit_test")
+    url = postgres.url(database, "postgresql+pg8000")
+    server = DevpiServer(tmp_path / "serverdir", BINDIR, args=("--policy-audit-db", url)).start()
+    try:
+        root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
+        root.create_index("root/pg", bases=[], volatile=True)
+        wheel = make_wheel(tmp_path / "dist", Project("aud-name", "1.0"))
+        twine_upload(home, f"{server.url}/root/pg/", "root", ROOT_PASSWORD, wheel)
+        href = root.ok("GET", "root/pg/aud-name/1.0")["+links"][0]["href"]
+        root.modify_index("root/pg", policy_exclude=["aud-name"])
+        res = pip_download(tmp_path / "dl", home, f"{server.url}/root/pg/+simple/", href,
+                           check=False)  # fmt: skip
+        rid = REQUEST_ID.findall(res.stdout + res.stderr)[-1]
+        rows = root.ok("GET", f"root/pg/+policy/audit?request={rid}")["rows"]
+        assert [(r["subject"], r["count"]) for r in rows] == [(wheel.name, 1)]
+        assert not (server.serverdir / ".devpi-policy").exists()  # nothing went to SQLite
+        before = root.ok("GET", "root/pg/+policy/audit")["rows"]
+        server.restart()
+        assert root.ok("GET", "root/pg/+policy/audit")["rows"] == before
+        store = SqlAuditStore.from_url(url)
+        assert [r["subject"] for r in store.query(index="root/pg")] == [wheel.name]
+        store.engine.dispose()
+    finally:
+        server.stop()
+        postgres.drop_database(database)

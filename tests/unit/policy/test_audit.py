@@ -225,3 +225,16 @@ def test_sql_store_adds_up_rows_finds_request_ids_deletes_and_prunes(tmp_path: P
     assert store.query(index="alice/dev") == []
     assert len(store.query(index="alice_x/dev")) == 1
     assert store.delete_index("alice_x/dev") == 1
+
+
+def test_a_new_store_adds_to_the_rows_an_earlier_one_wrote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/audit.sqlite"
+    first = SqlAuditStore.from_url(url)
+    first.add_rows(aggregate([_event(rid="a")]))
+    first.add_rows(aggregate([_event(T0 + 1, rid="b")]))  # from its memory of the row
+    again = SqlAuditStore.from_url(url)  # a restarted server: nothing in memory
+    again.add_rows(aggregate([_event(T0 + 2, rid="c")]))
+    (row,) = again.query(index="alice/dev")
+    assert (row["count"], row["first"], row["last"]) == (3, T0, T0 + 2)
+    assert row["requesters"][0]["count"] == 3
+    assert sorted(row["request_ids"]) == ["a", "b", "c"]
