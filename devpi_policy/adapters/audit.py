@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -155,7 +157,22 @@ def setup(registry: Any, xom: Any) -> None:
     registry[_NODE] = node_of(xom)
     if getattr(writer, "thread", None) is None:
         xom.thread_pool.register(writer)
+        _shutdown_on_sigterm()
     xom.keyfs.notifier.on_key_change("USER", lambda ev: on_user_change(xom, writer, ev))
+
+
+def _shutdown_on_sigterm() -> None:
+    """Let SIGTERM (systemd's and docker's stop) end devpi-server as Ctrl-C does: devpi's
+    thread pool then shuts down, and the audit thread writes what is queued. Python's
+    default for SIGTERM ends the process at once; a handler someone else installed stays."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001 - a signal handler's signature
+    raise KeyboardInterrupt
 
 
 def on_user_change(xom: Any, writer: AuditWriter, event: Any) -> None:

@@ -226,6 +226,20 @@ def test_rows_survive_a_restart_and_old_rows_are_pruned(audited: Audited) -> Non
     assert audited.audit()["rows"] == before
 
 
+def test_refusals_queued_at_shutdown_are_written(audited: Audited, tmp_path: Path) -> None:
+    """SIGTERM (what the harness, systemd and docker send) ends the server as Ctrl-C
+    does: the audit thread writes what is queued before the process exits."""
+    url = audited.urls["aud_name-1.0-py3-none-any.whl"]
+    key = ("aud_name-1.0-py3-none-any.whl", "policy_exclude", "enforce")
+    before = _rows(audited.audit())[key]["count"]
+    reply = DevpiApi(audited.server.url).request("GET", url, headers={"Accept": "*/*"})
+    assert reply.status == 403
+    audited.server.stop()  # at once: the thread writes every 5 s, the GET was not read
+    assert "Thread 'AuditWriter' ended" in audited.server.log_path.read_text()
+    audited.server.start()
+    assert _rows(audited.audit())[key]["count"] == before + 1
+
+
 def test_deleting_an_index_or_a_user_deletes_their_rows(audited: Audited) -> None:
     root = DevpiApi(audited.server.url).login("root", ROOT_PASSWORD)
     root.create_user("bob", "bob-pw")
