@@ -5,6 +5,8 @@
 ``project==version`` or a file name) and, if not, which rule of which index refuses it.
 Exit status: 0 allowed (also when only rules in ``policy_mode=dry-run`` would refuse it),
 1 refused, 2 SPEC exists on no index of the inheritance path.
+``devpi policy audit [--since T] [--index I] [--request ID] [--json]`` prints the index's
+audit of refusals (client_audit.py; index owner or root).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
+from devpi_policy import client_audit
 from devpi_policy.config import FEATURE
 
 if TYPE_CHECKING:
@@ -44,6 +47,7 @@ def policy_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--index", default=None, help="index to ask (user/name); default: the current index"
     )
+    client_audit.audit_arguments(sub)
 
 
 def policy(hub: Any, args: argparse.Namespace) -> None:
@@ -58,6 +62,12 @@ def policy(hub: Any, args: argparse.Namespace) -> None:
         code = _print_check(hub, reply.result)
         if code:
             raise SystemExit(code)
+        return
+    if args.policy_command == "audit":
+        query = client_audit.audit_query(args)
+        audit_url = url.addpath("+policy/audit", asdir=False).replace(query=query)
+        reply = hub.http_api("get", audit_url, quiet=True, type="policy-audit")
+        client_audit.print_audit(hub, reply.result, as_json=args.json)
         return
     reply = hub.http_api("get", url.addpath("+policy", asdir=False), quiet=True, type="policy")
     _print_show(hub, reply.result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -28,6 +29,10 @@ COUNTERS: Final = [
     "hidden_total",  # JSON API entries hidden per file
     "indexconfig_upgrades_total",
     "failures_total",  # background work and hooks that failed (one ERROR line each)
+    "audit_recorded_total",  # refusals queued for the audit
+    "audit_dropped_total",  # refusals the audit lost: its queue was full
+    "audit_write_errors_total",  # failed writes of the audit thread (each logged once)
+    "audit_pruned_total",  # audit rows deleted after the retention
 ]
 GAUGES: Final[list[str]] = []
 
@@ -45,7 +50,45 @@ SERVER_OPTIONS: Final = (
         "users included), owners (users who may modify the index) or nobody"}),
     ("--policy-push-out-url", {"action": "append", "default": None, "metavar": "URL", "help":
         "allow pushing out only to this URL or below it (repeat for more; default: any)"}),
+    ("--policy-audit-db", {"metavar": "URL", "default": None, "help":
+        "the refusal audit's database: an SQLAlchemy URL, e.g. "
+        "postgresql+pg8000://user@host/db (default: SQLite in the server directory)"}),
+    ("--policy-audit-retention-days", {"type": float, "default": 90.0, "metavar": "D", "help":
+        "audit rows older than this are deleted (hourly, by the audit thread)"}),
+    ("--policy-audit-queue", {"type": int, "default": 10000, "metavar": "N", "help":
+        "refusals waiting for the audit thread at most; more are dropped and counted in "
+        "devpi_policy_audit_dropped_total"}),
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """The ``--policy-audit-*`` options."""
+
+    db: str
+    retention_days: float = 90.0
+    queue: int = 10000
+
+    @classmethod
+    def from_args(cls, args: Any, serverdir: str) -> AuditOptions:
+        """From devpi-server's parsed arguments; defaults where a process lacks them."""
+        db = getattr(args, "policy_audit_db", None)
+        days = getattr(args, "policy_audit_retention_days", None)
+        size = getattr(args, "policy_audit_queue", None)
+        return cls(
+            db=db or f"sqlite:///{Path(serverdir).resolve()}/.devpi-policy/audit.sqlite",
+            retention_days=90.0 if days is None else float(days),
+            queue=10000 if size is None else int(size),
+        )
+
+    def problems(self) -> list[str]:
+        """What is wrong with these options (empty: nothing)."""
+        found = []
+        if not self.retention_days > 0:
+            found.append("--policy-audit-retention-days must be more than 0")
+        if self.queue < 1:
+            found.append("--policy-audit-queue must be at least 1")
+        return found
 
 
 def add_parser_options(parser: Any) -> None:

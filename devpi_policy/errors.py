@@ -17,3 +17,15 @@ class InvalidRulesError(PolicyError, ValueError):
 
 class InvalidSpecError(PolicyError, ValueError):
     """A ``devpi policy check`` spec that is neither a requirement nor a file name."""
+
+
+class InvalidSinceError(PolicyError, ValueError):
+    """An audit ``since`` that is neither a duration nor a time."""
+
+
+class InvalidServerOptionsError(PolicyError, ValueError):
+    """``--policy-*`` server options that cannot work; ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[str]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("; ".join(issues))

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pyramid.response import Response
 
+from devpi_policy.adapters import audit
 from devpi_policy.adapters.checkapi import check_spec
 from devpi_policy.adapters.serving import ServingView
 from devpi_policy.errors import InvalidSpecError
+from devpi_policy.refusals import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,6 +27,7 @@ PAGE = """<!DOCTYPE html>
 <body><h1>{project} is refused on {index}</h1>
 <p>The index's rules refuse {what}:</p><ul>{reasons}</ul>
 <p><code>devpi policy check {project} --index {index}</code> says the same.</p>
+<p>request {request_id}</p>
 </body></html>
 """
 
@@ -77,6 +80,10 @@ def _refusal(context: Any, request: Any) -> Response | None:
         what = "every version of it"
     if not reasons:
         return None
+    rid = audit.record(request, reasons, "enforce")
     body = PAGE.format(project=escape(project), index=escape(stage.name), what=what,
-                       reasons="".join(f"<li>{escape(r)}</li>" for r in reasons))  # fmt: skip
-    return Response(body, status=403, content_type="text/html", charset="utf-8")
+                       reasons="".join(f"<li>{escape(r)}</li>" for r in reasons),
+                       request_id=rid)  # fmt: skip
+    response = Response(body, status=403, content_type="text/html", charset="utf-8")
+    response.headers[REQUEST_ID_HEADER] = rid
+    return response

@@ -31,7 +31,7 @@ from devpi_policy import project_page, web, web_listings
 from devpi_policy.adapters import files
 from devpi_policy.adapters.devpi import upgrade_index_options
 from devpi_policy.core.evaluate import Decision
-from devpi_policy.refusals import POLICIES, PolicyRefused, enforce
+from devpi_policy.refusals import POLICIES, PolicyRefused, enforce, refuse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,7 +84,21 @@ def _index_write_view(view: View) -> View:
 
 
 def _file_view(view: View) -> Callable[[Any, Any], Any]:
+    judge = _judged_file_view(view)
+
     def policy_file_view(context: Any, request: Any) -> Any:
+        try:
+            return judge(context, request)
+        except PolicyRefused as refused:
+            # returned, not raised: no exception view (devpi-web's HTML error page with
+            # its status badge) renders it; clients get the same status, reason and body
+            return refused
+
+    return policy_file_view
+
+
+def _judged_file_view(view: View) -> Callable[[Any, Any], Any]:
+    def judged_file_view(context: Any, request: Any) -> Any:
         if request.method not in _SERVING_METHODS:
             return view(context, request)
         xom = request.registry["xom"]
@@ -100,7 +114,8 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
             return view(context, request)
         if not request.has_permission("pkg_read"):
             return view(context, request)  # devpi refuses: plugins and reasons wait for that
-        decision = files.decide_file(xom, policies, relpath)
+        # a refusal by the index options alone is the whole decision (no plugin rule there)
+        decision = _whole_decision(xom, policies, relpath, found)
         if decision is not files.UNRESOLVED:
             _refuse_download(request, decision)
             return view(context, request)
@@ -114,7 +129,15 @@ def _file_view(view: View) -> Callable[[Any, Any], Any]:
                 raise
         return response
 
-    return policy_file_view
+    return judged_file_view
+
+
+def _whole_decision(xom: Any, policies: Any, relpath: str, found: Any) -> Any:
+    """``found`` when it is a decision (the index options alone decide: no plugin rule
+    there), else the decision with plugin rules."""
+    if isinstance(found, Decision):
+        return found
+    return files.decide_file(xom, policies, relpath)
 
 
 def _toxresult_upload_view(view: View) -> Callable[[Any, Any], Any]:
@@ -136,8 +159,10 @@ def _refuse_download(request: Any, decision: Any) -> None:
     """Refuse (raise) when ``decision``, from files.decide_file, denies."""
     if decision is None or decision is files.UNRESOLVED:
         return
-    if not decision.allowed and request.authenticated_userid == REPLICA_IDENTITY:
-        return  # a replica copying what its primary holds: replication is never blocked
+    if (not decision.allowed or decision.dry_run) and (
+        request.authenticated_userid == REPLICA_IDENTITY
+    ):
+        return  # a replica copying what its primary holds: never blocked, nor audited
     enforce(request, decision, lambda: f"download {request.path}")
 
 
@@ -152,8 +177,7 @@ def _release_page_view(view: View) -> Callable[[Any, Any], Any]:
         if request.method in _SERVING_METHODS:
             reason = web.refused_release_page(request)
             if reason is not None:
-                message = f"policy: {reason}"
-                raise PolicyRefused(message, as_json=False)
+                refuse(request, [reason], lambda: f"page {request.path}")
         return view(context, request)
 
     return policy_release_page_view

@@ -18,17 +18,19 @@ from pyramid.events import BeforeRender, ContextFound
 from pyramid.tweens import EXCVIEW
 
 from devpi_policy import web
-from devpi_policy.adapters import jsonapi, requests
+from devpi_policy.adapters import audit, audit_view, jsonapi, requests
+from devpi_policy.adapters.audit import AUDIT
 from devpi_policy.adapters.checkapi import check_spec, parse_newer_than
 from devpi_policy.adapters.devpi import inheritance_path, metrics_for
 from devpi_policy.adapters.policy import policy_cache
 from devpi_policy.adapters.serving import ServingView
-from devpi_policy.errors import InvalidSpecError
+from devpi_policy.errors import InvalidSinceError, InvalidSpecError
 from devpi_policy.refusals import METRICS, POLICIES, enforce, metrics
 from devpi_policy.serving_views import policy_deriver
 
 SHOW_ROUTE = "devpi_policy_show"
 CHECK_ROUTE = "devpi_policy_check"
+AUDIT_ROUTE = "devpi_policy_audit"
 
 
 def on_context_found(event: Any) -> None:
@@ -98,11 +100,25 @@ def policy_check(request: Any) -> None:
     apireturn(200, type="policy-check", result=result)
 
 
+def policy_audit(request: Any) -> None:
+    """``GET /{user}/{index}/+policy/audit?since=&request=``: the audit rows of this index
+    (devpi's ``index_modify`` permission: its owner or root)."""
+    stage = request.context.stage
+    try:
+        since = audit_view.since_of(request.GET.get("since"))
+    except InvalidSinceError as exc:
+        apireturn(400, message=str(exc))
+    result = audit_view.rows_of(request.registry[AUDIT], stage.name, since,
+                                request.GET.get("request") or None)  # fmt: skip
+    apireturn(200, type="policy-audit", result=result)
+
+
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_policy.views")``."""
     xom = config.registry["xom"]
     config.registry[METRICS] = metrics_for(xom)
     config.registry[POLICIES] = policy_cache(xom)
+    audit.setup(config.registry, xom)
     config.add_subscriber(on_context_found, ContextFound)
     config.add_view_deriver(policy_deriver, name="devpi_policy")
     config.add_subscriber(web.on_before_render, BeforeRender)
@@ -116,4 +132,8 @@ def includeme(config: Any) -> None:
     config.add_view(policy_show, route_name=SHOW_ROUTE, request_method="GET", permission="pkg_read")
     config.add_view(
         policy_check, route_name=CHECK_ROUTE, request_method="GET", permission="pkg_read"
+    )
+    config.add_route(AUDIT_ROUTE, "/{user}/{index}/+policy/audit")
+    config.add_view(
+        policy_audit, route_name=AUDIT_ROUTE, request_method="GET", permission="index_modify"
     )

@@ -11,6 +11,9 @@ the benchmark's files):
   project has >= 1000 files, inherited by ``bench/dev``; its simple pages (HTML and PEP
   691 JSON) and cached ``+f/`` downloads are timed through ``bench/dev``, and so are the
   pages of a small mirrored project (30 files), where the fixed cost per request shows most;
+- ``root/refused``: the same kind of files under another project name; on the plugins
+  server a rule refuses them all (set after the upload), so each ``+f/`` download there is
+  a 403 recorded in the audit of refusals, against plain devpi serving the files;
 - 50 concurrent ``pip install --no-deps --target`` (isolated environments) of a small
   project uploaded to ``bench/dev``: wall time and errors.
 
@@ -28,6 +31,7 @@ import math
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +57,9 @@ from harness.api import DevpiApi
 from harness.server import ROOT_PASSWORD, DevpiServer
 
 PROJECT = "bench-many"
+REFUSED_PROJECT = "bench-refused"
+#: files of REFUSED_PROJECT: each becomes audit rows of its own (per subject and hour)
+REFUSED_FILES = 50
 #: Options of ``root/bench`` on the plugins server; the rules hide none of its files.
 BENCH_OPTIONS = {
     "policy_mode": "enforce",
@@ -117,6 +124,14 @@ def setup(
         for i in range(args.files):
             filename = f"bench_many-1.{i}-py3-none-any.whl"
             upload(target.api, "root/bench", filename, hashlib.sha256(filename.encode()).digest())
+        target.api.create_index("root/refused", bases=[], volatile=True)
+        for i in range(REFUSED_FILES):
+            filename = f"bench_refused-1.{i}-py3-none-any.whl"
+            upload(target.api, "root/refused", filename, hashlib.sha256(filename.encode()).digest())
+        # listed before the rule hides them; set after the upload, which it would refuse
+        refused = file_paths(target, args.requests, REFUSED_FILES, "root/refused", REFUSED_PROJECT)
+        if plugins:
+            target.api.modify_index("root/refused", policy_exclude=[REFUSED_PROJECT])
         setup_mirror(target.api, upstream, plugins=plugins)
         upload_pip_project(server.url, workdir / name)
         start = time.perf_counter()
@@ -128,6 +143,7 @@ def setup(
             "simple page HTML (req/s)": [(simple, {"Accept": "text/html"})] * args.page_requests,
             "simple page PEP 691 JSON (req/s)": [(simple, {"Accept": PEP691})] * args.page_requests,
             "+f/ file downloads (req/s)": file_paths(target, args.requests, args.files),
+            "+f/ downloads refused and audited (req/s)": refused,
             **mirror_mixes(mirrored, args.mirror_requests, args.requests),
         }
     except BaseException:
@@ -141,8 +157,13 @@ def timed_requests(target: Target, paths: Paths, workers: int) -> float:
 
     def fetch(item: tuple[str, dict[str, str]]) -> int:
         req = urllib.request.Request(f"{target.server.url}/{item[0]}", headers=item[1])  # noqa: S310
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
-            return len(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
+                return len(resp.read())
+        except urllib.error.HTTPError as err:
+            if err.code != 403 or "/root/refused/" not in req.full_url:  # noqa: PLR2004
+                raise
+            return len(err.read())  # the refused mix: a policy 403 is the answer
 
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -171,11 +192,13 @@ def interleaved_rates(order: list[Target], mix: str, workers: int) -> dict[str, 
     return {name: count / took for name, took in seconds.items()}
 
 
-def file_paths(target: Target, count: int, expected: int) -> Paths:
-    links = target.api.ok("GET", f"root/bench/{PROJECT}")
+def file_paths(
+    target: Target, count: int, expected: int, index: str = "root/bench", project: str = PROJECT
+) -> Paths:
+    links = target.api.ok("GET", f"{index}/{project}")
     hrefs = [link["href"] for data in links.values() for link in data.get("+links", [])]
     if len(hrefs) != expected:
-        msg = f"{target.name}: {len(hrefs)} of {expected} files of root/bench listed"
+        msg = f"{target.name}: {len(hrefs)} of {expected} files of {index} listed"
         raise RuntimeError(msg)
     base = target.server.url + "/"
     return [(hrefs[i % len(hrefs)].replace(base, ""), {"Accept": "*/*"}) for i in range(count)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -109,3 +110,12 @@ def upload_form(fields: list[tuple[str, str]], path: Path) -> tuple[bytes, dict[
     ).encode()
     body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+#: the end of a devpi_policy refusal's reason phrase: the audit's request id
+REQUEST_ID_TAIL = re.compile(r" \[request [0-9a-f]{16}\]")
+
+
+def without_request_id(text: str) -> str:
+    """A refusal's reason (or JSON message) without its ``[request ID]`` tail."""
+    return REQUEST_ID_TAIL.sub("", text)

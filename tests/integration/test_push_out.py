@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.api import DevpiApi
+from harness.api import DevpiApi, without_request_id
 from harness.clients import DevpiClient, twine_upload
 from harness.dists import Project, make_sdist, make_wheel
 from harness.server import ROOT_PASSWORD, DevpiServer
@@ -123,7 +123,7 @@ def test_push_out_of_a_refused_release(open_site: Site, who: str) -> None:
     with unchanged(open_site.server, f"{who} push out"):
         reply = open_site.push_out(who, "evil-pkg")
     assert reply.status == 403
-    assert reply.json()["message"] == f"policy: {REFUSED}"
+    assert without_request_id(reply.json()["message"]) == f"policy: {REFUSED}"
     assert not open_site.arrived("evil-pkg")
 
 
