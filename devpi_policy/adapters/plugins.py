@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pluggy import PluginManager
 
 from devpi_foundry_common.singletons import per_server
-from devpi_policy import hookspecs
+from devpi_policy import age_rules, hookspecs
 from devpi_policy.core.facts import Facts
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ NO_FACTS = Facts(list)
 def _make_manager() -> PluginManager:
     manager = PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    manager.register(age_rules, name="devpi-policy-quarantine")  # devpi_policy's own
     manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
     manager.check_pending()
     names = [name for name, _ in manager.list_name_plugin()]

@@ -1,0 +1,90 @@
+"""Quarantine decisions: ``policy_min_age``/``policy_freeze`` of an index about a subject.
+
+The options come from the index configuration, the upload time from upload_times.py and
+the break-glass exceptions of that same index from exceptions_store.py. The answer depends
+on the clock, so no caller memoises it: devpi_policy treats these rules as plugin rules
+(decided per request), which is what lets a release appear the moment it is old enough.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from devpi_policy.adapters import exceptions_store, upload_times
+from devpi_policy.config import DEFAULTS
+from devpi_policy.core.age import AgeRules, AgeVerdict, judge_age, parse_age_rules
+from devpi_policy.core.evaluate import split_filename
+from devpi_policy.core.exceptions import excepted_until
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from devpi_policy.core.subject import Subject
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@lru_cache(maxsize=1024)
+def _parse(index: str, min_age: str, freeze: str, unknown: str) -> tuple[AgeRules, list[str]]:
+    return parse_age_rules(index, min_age=min_age, freeze=freeze, unknown=unknown)
+
+
+def age_rules(index: str, options: Mapping[str, Any]) -> tuple[AgeRules, list[str]]:
+    """The quarantine rules in an index configuration and the problems with them."""
+    return _parse(
+        index,
+        _text(options.get("policy_min_age", DEFAULTS["policy_min_age"])),
+        _text(options.get("policy_freeze", DEFAULTS["policy_freeze"])),
+        _text(options.get("policy_unknown_age", DEFAULTS["policy_unknown_age"])),
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = None) -> AgeVerdict:
+    """The verdict of ``rules`` (index ``rules.index``) about a file or a release; a
+    project as a whole is never quarantined (its old releases stay)."""
+    moment = at or now()
+    version = subject.version
+    if subject.filename is not None:
+        version = split_filename(subject.filename)[1] or version
+    if rules.empty or (version is None and subject.filename is None):
+        return AgeVerdict()
+    exceptions = exceptions_store.load(xom, rules.index)
+    until = excepted_until(exceptions, subject.project, version, moment)
+    label = subject.filename or f"{subject.project} {version}"
+    uploaded = _uploaded(xom, rules.index, subject, version)
+    return judge_age(rules, label, uploaded, moment, excepted_until=until)
+
+
+def _uploaded(xom: Any, index: str, subject: Subject, version: str | None) -> datetime | None:
+    holder = xom.model.getstage(subject.stored_in) if subject.stored_in else None
+    if holder is None:
+        rules_stage = xom.model.getstage(index)
+        stages = [] if rules_stage is None else list(rules_stage.sro())
+    else:
+        stages = [holder]
+    if subject.filename is not None:
+        for stage in stages:
+            found = upload_times.project_times(stage, subject.project).get(subject.filename)
+            if found is None and _lists(stage, subject.project, subject.filename):
+                found = upload_times.file_time(stage, subject.project, subject.filename)
+            if found is not None:
+                return found.uploaded
+        return None
+    if version is None:
+        return None
+    return upload_times.release_time(stages, subject.project, version)
+
+
+def _lists(stage: Any, project: str, filename: str) -> bool:
+    try:
+        return any(link.key == filename for link in stage.get_simplelinks_perstage(project))
+    except (stage.UpstreamError, stage.UpstreamNotFoundError):
+        return False
