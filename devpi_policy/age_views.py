@@ -2,7 +2,7 @@
 
 * keyfs keys of upload times and exceptions (upstream_times.py, exceptions_store.py);
 * a keyfs callback on ``PROJSIMPLELINKS`` (devpi (re)fetched a mirror's project page):
-  the primary fetches the upstream's upload times in the background;
+  the primary fetches the upstream's upload times on devpi's event thread and stores them;
 * ``+policy/exceptions`` views (exception_views.py);
 * PEP 691 pages as api-version 1.1 with ``upload-time`` (simple_json.py);
 * deleting an index (or its user) deletes what this plugin stored about it, in devpi's
@@ -15,7 +15,7 @@ import logging
 from typing import Any, Final
 
 from devpi_foundry_common.indexconfig import INDEX_ROUTES
-from devpi_policy.adapters import exceptions_store, upstream_times
+from devpi_policy.adapters import exceptions_store, upload_times, upstream_times
 from devpi_policy.simple_json import simple_json_deriver
 
 log = logging.getLogger(__name__)
@@ -24,16 +24,17 @@ _ERROR: Final = 400
 
 
 def on_simplelinks(xom: Any, event: Any) -> None:
-    """A mirror (re)fetched a project page: fetch its upload times (primary only)."""
+    """A mirror (re)fetched a project page: fetch and store its upload times (primary
+    only; devpi's event thread, bounded by devpi's request timeout)."""
     try:
         if xom.is_replica() or not event.value:
             return
         params = event.typedkey.params
-        upstream_times.fetcher(xom).request(
-            f"{params['user']}/{params['index']}", params["project"]
-        )
+        index = f"{params['user']}/{params['index']}"
+        timeout = min(float(xom.config.request_timeout), upload_times.MAX_WAIT)
+        upstream_times.fetcher(xom).fetch_and_store(index, params["project"], timeout)
     except Exception:  # keyfs callbacks must not raise: devpi would not retry the event
-        log.exception("could not queue the upload-time fetch for %r", event)
+        log.exception("could not fetch the upload times for %r", event)
 
 
 def deletion_deriver(view: Any, info: Any) -> Any:
@@ -46,15 +47,26 @@ def deletion_deriver(view: Any, info: Any) -> Any:
 
     def policy_deletion_view(context: Any, request: Any) -> Any:
         indexes = _indexes(request, user_route=route in USER_ROUTES)
-        response = view(context, request)
-        if getattr(response, "status_code", 500) < _ERROR:
-            xom = request.registry["xom"]
-            for index in indexes:
-                upstream_times.forget_index(xom, index)
-                exceptions_store.forget_index(xom, index)
+        try:
+            response = view(context, request)
+        except BaseException as exc:  # devpi answers (success too) by raising; re-raised
+            _forget_after(request, exc, indexes)
+            raise
+        _forget_after(request, response, indexes)
         return response
 
     return policy_deletion_view
+
+
+def _forget_after(request: Any, outcome: Any, indexes: list[str]) -> None:
+    """devpi deleted ``indexes`` (its answer is a success): delete our data about them."""
+    status = getattr(outcome, "status_code", None)
+    if not isinstance(status, int) or status >= _ERROR:
+        return
+    xom = request.registry["xom"]
+    for index in indexes:
+        upstream_times.forget_index(xom, index)
+        exceptions_store.forget_index(xom, index)
 
 
 def _indexes(request: Any, *, user_route: bool) -> list[str]:

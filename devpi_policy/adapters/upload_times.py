@@ -166,7 +166,7 @@ def _fetched_mirror_times(stage: Any, project: str) -> dict[str, FileTime] | Non
         if age < limit:
             return None  # asked recently: upstream does not list the file, or failed
     timeout = min(MAX_WAIT, float(stage.timeout or MAX_WAIT))
-    files = fetcher.wait(stage.name, project, timeout)
+    files = fetcher.fetch(stage.name, project, timeout)
     if files is None:
         return None
     return {name: _from_upstream(row) for name, row in files.items()}

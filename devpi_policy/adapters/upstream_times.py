@@ -3,7 +3,7 @@
 devpi-server 6.20 drops PEP 700's ``upload-time`` when it reads a mirror's page. When
 devpi (re)fetches a project page (a ``PROJSIMPLELINKS`` change), this module fetches the
 same page as PEP 691 JSON (same ``mirror_url``, credentials and timeout; its own ETag) on
-a worker thread and stores each file's sha256, upload time and size in a keyfs key of the
+devpi's event thread and stores each file's sha256, upload time and size in a keyfs key of the
 mirror index, so replicas receive them with devpi's replication. Only upload/devpi upstream
 data is stored: a file whose upstream gives no time has none (never the local clock).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Final
 
 from devpi_foundry_common.singletons import per_server
@@ -27,8 +27,6 @@ TIMES_KEY: Final = "POLICYUPLOADTIMES"
 PROJECTS_KEY: Final = "POLICYUPLOADTIMESPROJECTS"
 #: seconds before a failed fetch is tried again
 RETRY_FAILED: Final = 30.0
-#: pending fetches beyond this are dropped (logged); a later serving asks again
-MAX_PENDING: Final = 1000
 #: (sha256, upload time as RFC 3339 or None, size or None) per file name
 Files = dict[str, list[Any]]
 
@@ -85,76 +83,80 @@ def parse_page(data: Any) -> Files:
 
 
 class TimesFetcher:
-    """Fetches upstream pages on two worker threads; results are kept in memory too, so a
-    request waiting for a fetch uses it before its own read transaction could see it."""
+    """Fetches upstream pages in the thread that needs them: devpi's event thread after a
+    project page changed (which then stores them), or a request that finds no time (which
+    uses them at once). One fetch per project at a time; others join it. No thread of its
+    own, and results are kept in memory too, so a request uses a fetch before its read
+    transaction could see it stored."""
 
     def __init__(self, xom: Any) -> None:
         self.xom = xom
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], Future[Files | None]] = {}
-        self._fresh: dict[tuple[str, str], tuple[float, Files | None]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy-times")
+        #: (monotonic time, files or None when it failed, ETag) of the last fetch here
+        self._fresh: dict[tuple[str, str], tuple[float, Files | None, str | None]] = {}
 
     def fresh(self, index: str, project: str) -> tuple[float, Files | None] | None:
         """(monotonic time, files or ``None`` when it failed) of the last fetch here."""
-        return self._fresh.get((index, project))
+        found = self._fresh.get((index, project))
+        return None if found is None else found[:2]
 
-    def request(self, index: str, project: str) -> Future[Files | None] | None:
-        """Start a fetch unless one is under way; ``None`` when too many are pending."""
+    def fetch(self, index: str, project: str, timeout: float) -> Files | None:
+        """Fetch the page now, or join the fetch under way (waiting at most ``timeout``)."""
         key = (index, project)
         with self._lock:
-            found = self._pending.get(key)
-            if found is not None:
-                return found
-            if len(self._pending) >= MAX_PENDING:
-                log.warning("upload-time fetch of %s on %s dropped: queue full", project, index)
+            future = self._pending.get(key)
+            mine = future is None
+            if future is None:
+                future = self._pending[key] = Future()
+        if not mine:
+            try:
+                return future.result(timeout=timeout)
+            except TimeoutError:
+                log.warning("upload times of %s on %s: no answer in %.0fs", project, index, timeout)
                 return None
-            future: Future[Files | None] = Future()
-            self._pending[key] = future
-        self._pool.submit(self._run, index, project)
-        return future
-
-    def wait(self, index: str, project: str, timeout: float) -> Files | None:
-        """Fetch (or join the fetch under way) and wait at most ``timeout`` seconds."""
-        future = self.request(index, project)
-        if future is None:
-            return None
+        files, etag = None, None
         try:
-            return future.result(timeout=timeout)
-        except TimeoutError:
-            log.warning("upload times of %s on %s: no answer in %.0fs", project, index, timeout)
-            return None
+            files, etag = self._fetch(index, project)
+        except Exception:  # any error leaves the times unknown, never breaks the caller
+            log.exception("could not fetch the upload times of %s on %s", project, index)
+        finally:
+            with self._lock:
+                self._fresh[key] = (time.monotonic(), files, etag)
+                self._pending.pop(key, None)
+            future.set_result(files)
+        return files
+
+    def fetch_and_store(self, index: str, project: str, timeout: float) -> None:
+        """Fetch (outside any transaction: devpi's event thread) and store what changed."""
+        if self.fetch(index, project, timeout) is None:
+            return
+        found = self._fresh.get((index, project))
+        if found is None or found[1] is None:
+            return
+        record = {"etag": found[2], "files": found[1]}
+        keyfs = self.xom.keyfs
+        user, name = index.split("/", 1)
+        with keyfs.write_transaction():
+            if self.xom.model.getstage(index) is None:
+                return  # deleted meanwhile
+            key = keyfs.get_key(TIMES_KEY)(user=user, index=name, project=project)
+            if dict(key.get() or {}) == record:
+                return
+            key.set(record)
+            projects_key = keyfs.get_key(PROJECTS_KEY)(user=user, index=name)
+            projects = set(projects_key.get())
+            if project not in projects:
+                projects_key.set(projects | {project})
 
     def forget(self, index: str) -> None:
         with self._lock:
             for key in [k for k in self._fresh if k[0] == index]:
                 del self._fresh[key]
 
-    def _run(self, index: str, project: str) -> Files | None:
-        """Fetch, publish the result (waiting requests go on), then store it in keyfs: a
-        waiting request may hold keyfs's write lock (devpi stores a page it just fetched)."""
-        files: Files | None = None
-        record = None
-        try:
-            files, record = self._fetch(index, project)
-        except Exception:  # a worker must survive any error; the time stays unknown
-            log.exception("could not fetch the upload times of %s on %s", project, index)
-        with self._lock:
-            self._fresh[(index, project)] = (time.monotonic(), files)
-            future = self._pending.pop((index, project), None)
-        if future is not None:
-            future.set_result(files)
-        if record is not None:
-            try:
-                self._store(index, project, record)
-            except Exception:  # the times stay in memory; the next fetch stores them
-                log.exception("could not store the upload times of %s on %s", project, index)
-        return files
-
-    def _fetch(self, index: str, project: str) -> tuple[Files | None, dict[str, Any] | None]:
-        """The files of the upstream page, and the record to store (``None``: unchanged)."""
-        keyfs = self.xom.keyfs
-        with keyfs.read_transaction():
+    def _fetch(self, index: str, project: str) -> tuple[Files | None, str | None]:
+        """The files of the upstream page (``None``: failed) and its ETag."""
+        with self.xom.keyfs.read_transaction(allow_reuse=True):
             stage = self.xom.model.getstage(index)
             if stage is None or stage.ixconfig.get("type") != "mirror":
                 return None, None
@@ -167,34 +169,17 @@ class TimesFetcher:
         response = http.get(url, allow_redirects=True, timeout=timeout, extra_headers=headers)
         status = getattr(response, "status_code", None)
         if status == 304:  # noqa: PLR2004
-            return dict(old["files"]), None
+            return dict(old["files"]), old["etag"]
         content_type = str(response.headers.get("content-type", "")).split(";")[0].strip()
         if status != 200 or content_type != JSON_TYPE:  # noqa: PLR2004
             log.warning("upload times of %s on %s: %s %s from %s",
                         project, index, status, content_type, url)  # fmt: skip
             return None, None
-        files = parse_page(response.json())
-        record = {"etag": response.headers.get("ETag"), "files": files}
-        return files, (record if record != old else None)
-
-    def _store(self, index: str, project: str, record: dict[str, Any]) -> None:
-        keyfs = self.xom.keyfs
-        user, name = index.split("/", 1)
-        with keyfs.write_transaction():
-            if self.xom.model.getstage(index) is None:
-                return  # deleted meanwhile
-            keyfs.get_key(TIMES_KEY)(user=user, index=name, project=project).set(record)
-            projects_key = keyfs.get_key(PROJECTS_KEY)(user=user, index=name)
-            projects = set(projects_key.get())
-            if project not in projects:
-                projects_key.set(projects | {project})
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        return parse_page(response.json()), response.headers.get("ETag")
 
 
 def fetcher(xom: Any) -> TimesFetcher:
-    """This primary's fetcher (its threads start with the first fetch)."""
+    """This primary's fetcher."""
     return per_server(xom, "devpi-policy", "times-fetcher", lambda: TimesFetcher(xom))
 
 

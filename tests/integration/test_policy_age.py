@@ -7,6 +7,7 @@ mirrors a devpi-server upstream, which gives no upload times.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import pytest
+from devpi_server.fileutil import loads
 
 from harness.api import DevpiApi
 from harness.clients import (
@@ -29,6 +31,7 @@ from harness.pep691 import JSON_TYPE, Pep691Server, UpstreamFile
 from harness.server import ROOT_PASSWORD, DevpiServer
 from harness.sideeffects import unchanged
 from integration.conftest import ALICE_PW, BINDIR, plain_bindir
+from integration.test_policy_replica import start_replica
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -81,7 +84,7 @@ def age(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Age]:
         UpstreamFile(make_wheel(dists, Project("soon-pkg", "1.0")), iso(now - timedelta(days=9))),
         UpstreamFile(make_wheel(dists, Project("soon-pkg", "2.0")), None),
     ]
-    server = DevpiServer(base / "serverdir", BINDIR).start()
+    server = DevpiServer(base / "serverdir", BINDIR, args=("--role", "primary")).start()
     try:
         root = DevpiApi(server.url).login("root", ROOT_PASSWORD)
         root.create_index("root/pypi", type="mirror", mirror_url=upstream.simple_url,
@@ -334,3 +337,63 @@ def test_devpi_upstream_times_unknown(age: Age, home: Path, tmp_path: Path) -> N
         assert all("upload-time" not in f for f in page.json()["files"])
     finally:
         plain.stop()
+
+
+def _plugin_keys(server: DevpiServer, index: str) -> list[str]:
+    """The keys devpi_policy holds in devpi's database about ``index`` (not deleted: a
+    deleted key keeps its row, its last change in the changelog is ``None``)."""
+    with sqlite3.connect(server.serverdir / ".sqlite") as db:
+        rows = db.execute("SELECT key, serial FROM kv WHERE key LIKE ?", (f"{index}/%.policy_%",))
+        found = []
+        for key, serial in rows.fetchall():
+            (data,) = db.execute(
+                "SELECT data FROM changelog WHERE serial = ?", (serial,)
+            ).fetchone()
+            if loads(data)[0][key][2] is not None:
+                found.append(key)
+        return found
+
+
+def test_replica_takes_upload_times_and_exceptions_from_its_primary(
+    age: Age, tmp_path: Path
+) -> None:
+    page_path = "alice/dev/+simple/age-pkg/"
+    age.root.request("GET", page_path, headers={"Accept": JSON_TYPE})
+    _wait_for("times stored on the primary", lambda: bool(_plugin_keys(age.server, "root/pypi")),
+              timeout=30)  # fmt: skip
+    replica = start_replica(age.server, tmp_path / "replica")
+    try:
+        api = DevpiApi(replica.url)
+
+        def served() -> list[str]:
+            files = api.request("GET", page_path, headers={"Accept": JSON_TYPE}).json()["files"]
+            return [f["filename"] for f in files if "upload-time" in f]
+
+        _wait_for("the replica to serve age-pkg 1.0 with its time",
+                  lambda: served() == ["age_pkg-1.0-py3-none-any.whl"], timeout=30)  # fmt: skip
+        href = _file_url(age, "root/plain", "age_pkg-2.0-py3-none-any.whl").replace(
+            f"{age.server.url}/root/plain/", f"{replica.url}/root/pypi/"
+        )
+        resp = api.request("GET", href)
+        assert resp.status == 403
+        assert "is quarantined until" in resp.reason
+        listed = api.ok("GET", "root/pypi/+policy/exceptions")
+        primary = age.root.ok("GET", "root/pypi/+policy/exceptions")
+        assert listed == primary
+    finally:
+        replica.stop()
+
+
+def test_deleting_an_index_deletes_its_times_and_exceptions(age: Age) -> None:
+    age.root.create_index("root/gone", type="mirror", mirror_url=age.upstream.simple_url,
+                          policy_min_age="1d")  # fmt: skip
+    age.root.request("GET", "root/gone/+simple/age-pkg/", headers={"Accept": JSON_TYPE})
+    later = iso(datetime.now(UTC) + timedelta(hours=1))
+    age.root.ok("POST", "root/gone/+policy/exceptions",
+                {"spec": "age-pkg", "reason": "r", "until": later})  # fmt: skip
+    stored = lambda: len(_plugin_keys(age.server, "root/gone")) == 3  # noqa: E731
+    _wait_for("times and exceptions stored", stored, timeout=30)
+    assert age.root.request("DELETE", "root/gone").status == 201
+    assert _plugin_keys(age.server, "root/gone") == []
+    age.root.create_index("root/gone", type="mirror", mirror_url=age.upstream.simple_url)
+    assert age.root.ok("GET", "root/gone/+policy/exceptions")["exceptions"] == []
