@@ -278,6 +278,8 @@ def test_policy_check_explains_quarantine(age: Age, home: Path) -> None:
     assert "(policy_min_age 1d on root/pypi); see devpi policy except" in res.stdout
     ok = client("policy", "check", "age-pkg==1.0", "--index", "alice/dev")
     assert "allowed" in ok.stdout
+    shown = client("policy", "show", "--index", "alice/dev").stdout
+    assert "root/pypi (inherited): policy_min_age=1d" in shown
     page = age.root.request("GET", "root/pypi/age-pkg/2.0", headers={"Accept": "text/html"})
     assert page.status == 403
     assert "is quarantined until" in page.reason
@@ -291,6 +293,11 @@ def test_pip_uploaded_prior_to_and_uv_exclude_newer_on_a_mixed_index(
     page = age.root.request("GET", "alice/mix/+simple/priv-pkg/", headers={"Accept": JSON_TYPE})
     uploaded = datetime.fromisoformat(page.json()["files"][0]["upload-time"])
     assert abs(uploaded - datetime.now(UTC)) < timedelta(minutes=5)
+    # a pushed file keeps its original upload time
+    age.alice.ok("POST", "alice/mix",
+                 {"name": "priv-pkg", "version": "1.0", "targetindex": "alice/dev"})  # fmt: skip
+    pushed = age.root.request("GET", "alice/dev/+simple/priv-pkg/", headers={"Accept": JSON_TYPE})
+    assert pushed.json()["files"][0]["upload-time"] == page.json()["files"][0]["upload-time"]
     venv = Venv.create(tmp_path / "venv")
     index = age.simple("alice/mix")
     _, report = pip_install(venv, home, index, "--uploaded-prior-to", "P3D", "age-pkg")
