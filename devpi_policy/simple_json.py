@@ -79,7 +79,7 @@ def _complete_project_page(request: Any, response: Any) -> None:
         if holder is None:
             continue
         if holder not in stages:
-            stages[holder] = xom.model.getstage(holder)
+            stages[holder] = upload_times.stage_by_name(xom, holder)
         if stages[holder] is None:
             continue
         found = upload_times.file_time(stages[holder], project, filename)

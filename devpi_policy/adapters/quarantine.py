@@ -64,9 +64,9 @@ def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = Non
 
 
 def _uploaded(xom: Any, index: str, subject: Subject, version: str | None) -> datetime | None:
-    holder = xom.model.getstage(subject.stored_in) if subject.stored_in else None
+    holder = upload_times.stage_by_name(xom, subject.stored_in) if subject.stored_in else None
     if holder is None:
-        rules_stage = xom.model.getstage(index)
+        rules_stage = upload_times.stage_by_name(xom, index)
         stages = [] if rules_stage is None else list(rules_stage.sro())
     else:
         stages = [holder]

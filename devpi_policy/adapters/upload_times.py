@@ -69,21 +69,46 @@ def served_time(moment: datetime) -> str:
 
 
 class _Memo:
-    """Per-serial memo of (index, project) -> file times."""
+    """Per-serial memo of (index, project) -> file times, and of index name -> stage
+    (devpi builds a stage object per ``getstage``: listings ask once per file)."""
 
     def __init__(self) -> None:
-        self.state: tuple[int, dict[tuple[str, str], dict[str, FileTime]]] = (-1, {})
+        self.state: tuple[int, dict[tuple[str, str], dict[str, FileTime]], dict[str, Any]] = (
+            -1, {}, {},
+        )  # fmt: skip
 
-    def table(self, xom: Any) -> dict[tuple[str, str], dict[str, FileTime]] | None:
+    def _state(
+        self, xom: Any
+    ) -> tuple[int, dict[tuple[str, str], dict[str, FileTime]], dict[str, Any]] | None:
         tx = xom.keyfs.tx
         serial = getattr(tx, "at_serial", None)
         if serial is None or getattr(tx, "write", True):
             return None
         state = self.state
         if state[0] != serial:
-            state = (serial, {})
-            self.state = state
-        return state[1]
+            state = (serial, {}, {})
+            self.state = state  # one assignment: readers see a whole triple
+        return state
+
+    def table(self, xom: Any) -> dict[tuple[str, str], dict[str, FileTime]] | None:
+        state = self._state(xom)
+        return None if state is None else state[1]
+
+    def stages(self, xom: Any) -> dict[str, Any] | None:
+        state = self._state(xom)
+        return None if state is None else state[2]
+
+
+def stage_by_name(xom: Any, name: str) -> Any:
+    """``xom.model.getstage(name)``, memoised per keyfs serial (``None``: no such index)."""
+    stages = _memo_of(xom).stages(xom)
+    if stages is None:
+        return xom.model.getstage(name)
+    try:
+        return stages[name]
+    except KeyError:
+        found = stages[name] = xom.model.getstage(name)
+        return found
 
 
 @lru_cache(maxsize=8)  # one xom per process (tests: a few)
@@ -200,7 +225,7 @@ def _logged_time(
             if uploaded is not None:
                 return FileTime(uploaded=uploaded, upload_time=served_time(uploaded), size=size)
         if entry.get("what") == "push" and isinstance(entry.get("src"), str):
-            source = stage.xom.model.getstage(entry["src"])
+            source = stage_by_name(stage.xom, entry["src"])
             if source is not None and source.name != stage.name:
                 found = file_time(source, project, name)
                 return FileTime(uploaded=found.uploaded, upload_time=found.upload_time, size=size)
