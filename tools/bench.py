@@ -42,6 +42,7 @@ from tempfile import TemporaryDirectory
 
 from bench_mirror import (
     MIRROR,
+    MIRRORED,
     PEP691,
     PIP_ERRORS,
     Paths,
@@ -326,6 +327,11 @@ def main() -> int:
         # with --min-age the upstream must serve upload times: devpi-foundry does
         upstream_bindir = Path(sys.executable).parent if args.min_age else plain_bindir
         upstream = start_upstream(upstream_bindir, workdir, args.mirror_files)
+        if args.min_age:  # the stand-in for PyPI computes its first page's times once
+            settle(upstream.server)
+            DevpiApi(upstream.server.url).request(
+                "GET", f"{upstream.simple_url}{MIRRORED}/", headers={"Accept": PEP691}
+            )
         stack.callback(upstream.server.stop)
         print(f"upstream: {upstream.files} wheels uploaded in {upstream.seconds:.1f} s")
         targets = []

@@ -15,7 +15,9 @@ Lookups are memoised per keyfs serial, never inside a write transaction.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -241,9 +243,27 @@ def _time_in_bases(stage: Any, project: str, filename: str) -> FileTime:
     return UNKNOWN
 
 
+#: file sizes by entry path: devpi's paths name the content's hash, so a size never changes
+_SIZES: OrderedDict[str, int] = OrderedDict()
+_SIZES_MAX: Final = 200_000
+_SIZES_LOCK = threading.Lock()
+
+
 def _size(link: Any) -> int | None:
+    """The size of a private file (devpi keeps none in its metadata: a stat, memoised)."""
+    path = str(getattr(link, "entrypath", ""))
+    with _SIZES_LOCK:
+        found = _SIZES.get(path)
+    if found is not None:
+        return found
     try:
         size = link.entry.file_size()
     except (OSError, AttributeError, KeyError):
         return None
-    return int(size) if isinstance(size, int) else None
+    if not isinstance(size, int):
+        return None
+    with _SIZES_LOCK:
+        _SIZES[path] = size
+        while len(_SIZES) > _SIZES_MAX:
+            _SIZES.popitem(last=False)
+    return size
