@@ -10,7 +10,9 @@ A file whose time is unknown carries no ``upload-time`` (never a made-up one).
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin
 
@@ -64,9 +66,54 @@ def _complete_list_page(request: Any, response: Any) -> None:  # noqa: ARG001
         response.body = _NEW_META + body[len(_OLD_META) :]
 
 
+class _PageMemo:
+    """Completed pages of one keyfs serial, by devpi's page (path and body hash): the times
+    of a serial's files do not change, so a page every file of which had its time is
+    completed once per serial. Pages where a time was missing are not kept."""
+
+    def __init__(self) -> None:
+        self.state: tuple[int, dict[tuple[str, bytes], bytes]] = (-1, {})
+
+    def table(self, xom: Any) -> dict[tuple[str, bytes], bytes] | None:
+        tx = xom.keyfs.tx
+        serial = getattr(tx, "at_serial", None)
+        if serial is None or getattr(tx, "write", True):
+            return None
+        state = self.state
+        if state[0] != serial:
+            state = (serial, {})
+            self.state = state  # one assignment: readers see a whole pair
+        return state[1]
+
+
+_PAGES_MAX: Final = 512
+
+
+@lru_cache(maxsize=8)  # one xom per process (tests: a few)
+def _pages_of(xom: Any) -> _PageMemo:  # noqa: ARG001 - xom is the cache key
+    return _PageMemo()
+
+
 def _complete_project_page(request: Any, response: Any) -> None:
-    data = json.loads(response.body)
     xom = request.registry["xom"]
+    body = response.body
+    table = _pages_of(xom).table(xom)
+    key = (str(request.path), hashlib.sha1(body, usedforsecurity=False).digest())
+    done = None if table is None else table.get(key)
+    if done is not None:
+        response.body = done
+        return
+    completed, complete = _completed(request, body)
+    response.body = completed
+    if complete and table is not None and len(table) < _PAGES_MAX:
+        table[key] = completed
+
+
+def _completed(request: Any, body: bytes) -> tuple[bytes, bool]:
+    """The page with PEP 700's fields, and whether every file had its upload time."""
+    data = json.loads(body)
+    xom = request.registry["xom"]
+    complete = True
     project = str(data.get("name") or request.matchdict.get("project", "")).strip("/")
     stages: dict[str, Any] = {}
     versions = set()
@@ -76,21 +123,22 @@ def _complete_project_page(request: Any, response: Any) -> None:
         if version:
             versions.add(version)
         holder = stored_in(urljoin(request.path, item["url"]))
-        if holder is None:
-            continue
-        if holder not in stages:
+        if holder is not None and holder not in stages:
             stages[holder] = upload_times.stage_by_name(xom, holder)
-        if stages[holder] is None:
+        if holder is None or stages[holder] is None:
+            complete = False
             continue
         found = upload_times.file_time(stages[holder], project, filename)
         if found.size is not None:
             item["size"] = found.size
         if found.upload_time is not None:
             item["upload-time"] = found.upload_time
+        else:
+            complete = False
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     data["meta"] = {**meta, "api-version": "1.1"}
     data["versions"] = sorted(versions, key=_version_key)
-    response.body = json.dumps(data, separators=(",", ":")).encode()
+    return json.dumps(data, separators=(",", ":")).encode(), complete
 
 
 def _version_key(text: str) -> tuple[int, Any]:
