@@ -2,15 +2,16 @@
 
 The options come from the index configuration, the upload time from upload_times.py and
 the break-glass exceptions of that same index from exceptions_store.py. The answer depends
-on the clock, so no caller memoises it: devpi_policy treats these rules as plugin rules
-(decided per request), which is what lets a release appear the moment it is old enough.
+on the clock: devpi_policy treats these rules as plugin rules (asked per request, never
+memoised with the option-only decisions), and the verdicts memoised here per keyfs serial
+carry their expiry, which is what lets a release appear the moment it is old enough.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from devpi_policy.adapters import exceptions_store, upload_times
 from devpi_policy.config import DEFAULTS
@@ -19,7 +20,7 @@ from devpi_policy.core.evaluate import split_filename
 from devpi_policy.core.exceptions import excepted_until
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Hashable, Mapping
 
     from devpi_policy.core.subject import Subject
 
@@ -47,6 +48,34 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Verdicts:
+    """Verdicts of one keyfs serial (exceptions and stored times change only with a new
+    one), each used only until its ``changes_at``: a quarantined file's verdict expires the
+    moment it is old enough, an exception's when the exception does."""
+
+    def __init__(self) -> None:
+        self.state: tuple[int, dict[Hashable, AgeVerdict]] = (-1, {})
+
+    def table(self, xom: Any) -> dict[Hashable, AgeVerdict] | None:
+        tx = xom.keyfs.tx
+        serial = getattr(tx, "at_serial", None)
+        if serial is None or getattr(tx, "write", True):
+            return None
+        state = self.state
+        if state[0] != serial:
+            state = (serial, {})
+            self.state = state  # one assignment: readers see a whole pair
+        return state[1]
+
+
+_VERDICTS_MAX: Final = 65536
+
+
+@lru_cache(maxsize=8)  # one xom per process (tests: a few)
+def _verdicts_of(xom: Any) -> _Verdicts:  # noqa: ARG001 - xom is the cache key
+    return _Verdicts()
+
+
 def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = None) -> AgeVerdict:
     """The verdict of ``rules`` (index ``rules.index``) about a file or a release; a
     project as a whole is never quarantined (its old releases stay)."""
@@ -56,11 +85,20 @@ def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = Non
         version = split_filename(subject.filename)[1] or version
     if rules.empty or (version is None and subject.filename is None):
         return AgeVerdict()
+    table = _verdicts_of(xom).table(xom)
+    key = (rules, subject.stored_in, subject.project, version, subject.filename)
+    found = None if table is None else table.get(key)
+    if found is not None and (found.changes_at is None or moment < found.changes_at):
+        return found
     exceptions = exceptions_store.load(xom, rules.index)
     until = excepted_until(exceptions, subject.project, version, moment)
     label = subject.filename or f"{subject.project} {version}"
     uploaded = _uploaded(xom, rules.index, subject, version)
-    return judge_age(rules, label, uploaded, moment, excepted_until=until)
+    verdict = judge_age(rules, label, uploaded, moment, excepted_until=until)
+    # an unknown time may still arrive at this serial (a fetch under way): not kept
+    if table is not None and uploaded is not None and len(table) < _VERDICTS_MAX:
+        table[key] = verdict
+    return verdict
 
 
 def _uploaded(xom: Any, index: str, subject: Subject, version: str | None) -> datetime | None:
