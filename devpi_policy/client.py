@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any
 from pluggy import HookimplMarker
 
 from devpi_policy import client_audit
+from devpi_policy.client_exceptions import (
+    EXCEPTION_COMMANDS,
+    add_exception_arguments,
+    run_exception_command,
+)
 from devpi_policy.config import FEATURE
 
 if TYPE_CHECKING:
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
 client_hookimpl = HookimplMarker("devpiclient")
 #: hidden versions named one by one (newest first); the rest are counted
 HIDDEN_SHOWN = 3
+AGE_KEYS = ("policy_min_age", "policy_freeze")
 
 
 @client_hookimpl
@@ -48,6 +54,7 @@ def policy_arguments(parser: argparse.ArgumentParser) -> None:
         "--index", default=None, help="index to ask (user/name); default: the current index"
     )
     client_audit.audit_arguments(sub)
+    add_exception_arguments(sub)
 
 
 def policy(hub: Any, args: argparse.Namespace) -> None:
@@ -56,6 +63,9 @@ def policy(hub: Any, args: argparse.Namespace) -> None:
     features = hub.http_api("get", hub.current.root_url.addpath("+api"), quiet=True).result
     if FEATURE not in features.get("features", ()):
         hub.fatal(f"{hub.current.root_url} does not run devpi_policy (pip install devpi-foundry)")
+    if args.policy_command in EXCEPTION_COMMANDS:
+        run_exception_command(hub, args, url)
+        return
     if args.policy_command == "check":
         check_url = url.addpath("+policy/check", asdir=False).replace(query={"spec": args.spec})
         reply = hub.http_api("get", check_url, quiet=True, type="policy-check")
@@ -87,6 +97,7 @@ def _print_show(hub: Any, result: dict[str, Any]) -> None:
             for key in ("policy_include", "policy_exclude", "policy_exclude_files")
             if entry[key]
         ]
+        rules += [f"{key}={entry[key]}" for key in AGE_KEYS if entry.get(key)]
         inherited = "" if entry["index"] == result["index"] else " (inherited)"
         hub.line(f"  {entry['index']}{inherited}: {' '.join(rules) or 'no rules'}")
 

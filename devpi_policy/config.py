@@ -18,6 +18,10 @@ DEFAULTS: Final = MappingProxyType(
         "policy_exclude": [],
         "policy_exclude_files": [],
         "policy_mode": "enforce",
+        # quarantine (core/age.py): a duration (7d, 36h, P7D), an RFC 3339 time, deny|allow
+        "policy_min_age": "",
+        "policy_freeze": "",
+        "policy_unknown_age": "deny",
     }
 )
 

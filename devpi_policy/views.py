@@ -31,6 +31,13 @@ from devpi_policy.serving_views import policy_deriver
 SHOW_ROUTE = "devpi_policy_show"
 CHECK_ROUTE = "devpi_policy_check"
 AUDIT_ROUTE = "devpi_policy_audit"
+RULE_KEYS = (
+    "policy_include",
+    "policy_exclude",
+    "policy_exclude_files",
+    "policy_min_age",
+    "policy_freeze",
+)
 
 
 def on_context_found(event: Any) -> None:
@@ -79,7 +86,7 @@ def policy_show(request: Any) -> None:
     """``GET /{user}/{index}/+policy``: the rules that apply to what this index serves."""
     stage = request.context.stage
     path = inheritance_path(stage)
-    rule_keys = ("policy_include", "policy_exclude", "policy_exclude_files")
+    rule_keys = RULE_KEYS
     result = {
         "index": stage.name,
         "mode": path[0]["policy_mode"],
@@ -127,6 +134,7 @@ def includeme(config: Any) -> None:
         under="devpi_server.views.tween_keyfs_transaction",
         over=EXCVIEW,
     )
+    config.include("devpi_policy.age_views")
     config.add_route(SHOW_ROUTE, "/{user}/{index}/+policy")
     config.add_route(CHECK_ROUTE, "/{user}/{index}/+policy/check")
     config.add_view(policy_show, route_name=SHOW_ROUTE, request_method="GET", permission="pkg_read")

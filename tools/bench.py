@@ -17,6 +17,12 @@ the benchmark's files):
 - 50 concurrent ``pip install --no-deps --target`` (isolated environments) of a small
   project uploaded to ``bench/dev``: wall time and errors.
 
+``--min-age DURATION`` adds the quarantine set-up: ``policy_min_age`` on ``root/mirror`` of
+the plugins server (shorter than the benchmark files' age, so it hides none of them, but
+every file and release is judged by its upload time on every request). The upstream then
+runs devpi-foundry too, so that it serves PEP 700 upload times (a plain devpi-server 6
+gives none, and every file would be judged "unknown"); both servers mirror that upstream.
+
 Prints a table with plugins/plain ratios and the goal of each measurement.
 
 Usage (tox -e bench): python tools/bench.py --plain PLAIN_VENV [--rounds R] [--check]
@@ -39,6 +45,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from bench_mirror import (
+    MIRROR,
+    MIRRORED,
     PEP691,
     PIP_ERRORS,
     Paths,
@@ -133,6 +141,8 @@ def setup(
         if plugins:
             target.api.modify_index("root/refused", policy_exclude=[REFUSED_PROJECT])
         setup_mirror(target.api, upstream, plugins=plugins)
+        if plugins and args.min_age:
+            target.api.modify_index(MIRROR, policy_min_age=args.min_age)
         upload_pip_project(server.url, workdir / name)
         start = time.perf_counter()
         mirrored = warm_mirror(server.url, upstream.files, args.workers)
@@ -279,6 +289,7 @@ def report(results: Results, args: argparse.Namespace, upstream: Upstream) -> bo
     """Print the summary table; whether every goal was met."""
     print(
         f"\ndevpi-foundry bench: root/bench {args.files} files; mirror {upstream.files} files "
+        f"{'(policy_min_age=' + args.min_age + ' on the mirror) ' if args.min_age else ''}"
         f"(uploaded upstream in {upstream.seconds:.1f} s); {args.rounds} rounds, "
         f"{args.page_requests} simple page requests ({args.mirror_requests} mirror), "
         f"{args.requests} downloads x {args.workers} clients per mix; "
@@ -326,13 +337,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--pip-clients", type=int, default=50, help="concurrent pip installs")
     parser.add_argument("--pip-rounds", type=int, default=1)
+    parser.add_argument(
+        "--min-age", default="", metavar="DURATION",
+        help="set policy_min_age on the plugins server's mirror (e.g. 1s: hides nothing)",
+    )  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--raw", action="store_true", help="print every round's values too")
     args = parser.parse_args()
     plain_bindir = args.plain / "bin"
     with TemporaryDirectory(prefix="foundry-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        upstream = start_upstream(plain_bindir, workdir, args.mirror_files)
+        # with --min-age the upstream must serve upload times: devpi-foundry does
+        upstream_bindir = Path(sys.executable).parent if args.min_age else plain_bindir
+        upstream = start_upstream(upstream_bindir, workdir, args.mirror_files)
+        if args.min_age:  # the stand-in for PyPI computes its first page's times once
+            settle(upstream.server)
+            DevpiApi(upstream.server.url).request(
+                "GET", f"{upstream.simple_url}{MIRRORED}/", headers={"Accept": PEP691}
+            )
         stack.callback(upstream.server.stop)
         print(f"upstream: {upstream.files} wheels uploaded in {upstream.seconds:.1f} s")
         targets = []

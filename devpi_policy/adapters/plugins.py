@@ -15,7 +15,7 @@ from pluggy import PluginManager
 
 from devpi_foundry_common.failures import log_failure
 from devpi_foundry_common.singletons import per_server
-from devpi_policy import hookspecs
+from devpi_policy import age_rules, hookspecs
 from devpi_policy.adapters.devpi import metrics_for
 from devpi_policy.core.facts import Facts
 
@@ -31,6 +31,7 @@ NO_FACTS = Facts(list)
 def _make_manager() -> PluginManager:
     manager = PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    manager.register(age_rules, name="devpi-policy-quarantine")  # devpi_policy's own
     manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
     manager.check_pending()
     names = [name for name, _ in manager.list_name_plugin()]

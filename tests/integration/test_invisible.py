@@ -2,7 +2,9 @@
 
 The same layout is built on a plain devpi-server (same devpi, no devpi-foundry) and on one
 with the plugins; every page a client reads must be identical, and so must the process's
-threads and the files in the serverdir.
+threads and the files in the serverdir. The one documented difference: PEP 691 JSON pages
+are api-version 1.1 with PEP 700's ``versions``, ``size`` and ``upload-time`` (issue 16),
+checked here and then set aside.
 """
 
 from __future__ import annotations
@@ -104,7 +106,24 @@ def test_pages_are_identical(
         _normalise(r.body, api.server)  # type: ignore[attr-defined]
         for r, api in zip(responses, pair, strict=True)
     ]
+    if headers.get("Accept") == PEP691:
+        bodies = [_without_pep700(bodies[0], added=False), _without_pep700(bodies[1], added=True)]
     assert bodies[0] == bodies[1]
+
+
+def _without_pep700(data: Any, *, added: bool) -> Any:
+    """A PEP 691 page without the api-version 1.1 fields, which the plugins add (asserted)."""
+    assert data["meta"]["api-version"] == ("1.1" if added else "1.0")
+    data["meta"].pop("api-version")
+    if "files" in data:
+        if added:
+            versions = {f["filename"].split("-")[1].removesuffix(".tar.gz") for f in data["files"]}
+            assert set(data.pop("versions")) == versions
+        for item in data["files"]:
+            if added:
+                assert item.pop("size") > 0
+                assert "T" in item.pop("upload-time")
+    return data
 
 
 def test_files_download_identically(pair: tuple[DevpiApi, DevpiApi]) -> None:
