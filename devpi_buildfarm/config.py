@@ -28,6 +28,7 @@ COUNTERS: Final = [
     "worker_errors_total",
     "jobs_lost_total",
     "indexconfig_upgrades_total",
+    "forget_errors_total",
 ]
 GAUGES: Final = ["jobs_queued", "jobs_running", "workers", "unisolated"]
 

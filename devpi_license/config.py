@@ -34,6 +34,7 @@ COUNTERS: Final = [
     "pending_total",
     "rejections_total",
     "indexconfig_upgrades_total",
+    "forget_errors_total",
 ]
 GAUGES: Final = ["extract_queue"]
 

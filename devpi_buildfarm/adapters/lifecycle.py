@@ -1,0 +1,56 @@
+"""Deleted and re-created indexes: devpi_buildfarm forgets their jobs.
+
+The devpi call: a keyfs subscription to the ``USER`` key (devpi has no deletion hook; see
+devpi_foundry_common.lifecycle), run by the notifier after each commit, in serial order:
+an upload's jobs (queued by ``devpiserver_on_upload``, also a notifier event) are never
+queued before the deletion of an earlier index of the same name is processed. The
+cleanup: :func:`forget_index`, which every store of this plugin about an index joins (a
+store added later adds its own call there).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from devpi_buildfarm.adapters import service
+from devpi_buildfarm.adapters.devpi import metrics_for
+from devpi_foundry_common.lifecycle import changed_indexes
+
+log = logging.getLogger(__name__)
+
+
+def follow_index_changes(xom: Any) -> None:
+    """Forget an index's jobs when it is deleted (alone or with its user) or created."""
+    if service.builds_here(xom):  # the queue is the primary's: replicas hold none
+        xom.keyfs.notifier.on_key_change("USER", lambda event: on_user_change(xom, event))
+
+
+def on_user_change(xom: Any, event: Any) -> None:
+    """A user's record changed (notifier thread, after the commit): forget each index it
+    gained or lost."""
+    try:
+        with xom.keyfs.read_transaction(at_serial=event.at_serial) as tx:
+            old = None
+            if event.back_serial > -1:
+                try:
+                    old = tx.get_value_at(event.typedkey, event.back_serial)
+                except KeyError:  # the user was deleted before
+                    old = None
+        for index in changed_indexes(event.typedkey.params["user"], old, event.value):
+            forget_index(xom, index)
+    except Exception:  # notifier callbacks must not raise: devpi would not retry the event
+        log.exception("could not forget the build jobs of deleted or new indexes")
+        metrics_for(xom).inc("forget_errors_total")
+
+
+def forget_index(xom: Any, index: str) -> None:
+    """Delete every job of ``index`` with its log and record (a server that never built
+    has no queue, and none is made for this)."""
+    if service.never_used(xom):
+        return
+    from devpi_buildfarm.adapters.queue_forget import forget_index as forget_jobs  # SQLAlchemy
+
+    count = forget_jobs(service.farm_for(xom).queue, index)
+    if count:
+        log.info("devpi-buildfarm: forgot %d jobs of index %s", count, index)
