@@ -110,10 +110,14 @@ def _size(source: IO[bytes]) -> int:
     return size
 
 
-def _check_no_file_is_a_folder(members: dict[str, Member], archive: str) -> None:
-    """Refuse a regular file that another member's path needs as a directory (``a`` and
-    ``a/b``): no file system holds both, and extracting it would stop half-way."""
+def _check_no_file_is_a_folder(members: dict[str, Member], folders: set[str], archive: str) -> None:
+    """Refuse a regular file that is also a directory member (tarfile's lookup by name
+    then finds the directory), or that another member's path needs as a directory (``a``
+    and ``a/b``): no file system holds both, and extracting it would stop half-way."""
     for name in members:
+        if name in folders:
+            msg = f"member {name!r} in {archive!r} is both a file and a directory"
+            raise ArchiveError(msg)
         parts = name.split("/")
         for depth in range(1, len(parts)):
             folder = "/".join(parts[:depth])
@@ -173,6 +177,7 @@ class Archive:
 
     def _check(self, size: int) -> dict[str, Member]:
         members: dict[str, Member] = {}
+        folders: set[str] = set()
         total = 0
         count = 0
         for raw, length, _, regular in self._infos():
@@ -182,6 +187,7 @@ class Archive:
                 raise ArchiveError(msg)
             name = check_name(raw.rstrip("/") if not regular else raw, self.filename)
             if not regular:
+                folders.add(name)
                 continue
             if length > self.limits.max_member_bytes:
                 msg = (
@@ -196,7 +202,7 @@ class Archive:
                 msg = f"member {name!r} in {self.filename!r} appears twice"
                 raise ArchiveError(msg)
             members[name] = Member(name=name, size=length)
-        _check_no_file_is_a_folder(members, self.filename)
+        _check_no_file_is_a_folder(members, folders, self.filename)
         if size and total / size > self.limits.max_ratio and total > 1024 * 1024:
             msg = f"{self.filename!r}: compression ratio over {self.limits.max_ratio:g} (zip bomb?)"
             raise ArchiveError(msg)

@@ -100,7 +100,10 @@ class Built:
             if total > limits.max_total_bytes:
                 return None
             files[name] = entry.data
-        if any(folder in files for name in files for folder in _folders(name)):
+        folders = {e.name.removeprefix("./") for e in self.entries if e.kind == "dir"}
+        if any(folder in files for name in files for folder in _folders(name)) or (
+            folders & set(files)
+        ):
             return None  # a file and a folder of the same name
         ratio_over = total / max(len(self.data), 1) > limits.max_ratio
         return None if ratio_over and total > 1024 * 1024 else files

@@ -101,6 +101,13 @@ def test_a_file_that_is_also_a_folder_is_refused() -> None:
     refused(data, "p-1.0.tar.gz", "is below the file 'pkg-1.0/a'")
 
 
+def test_a_file_and_a_directory_of_the_same_name_are_refused() -> None:
+    # tarfile's lookup by name found the directory: the file read as empty
+    data = compress(write_tar((Entry("pkg-1.0/a", data=b"1" * 1025), Entry("pkg-1.0/a", "dir")),
+                              tarfile.GNU_FORMAT, {}), "gz")  # fmt: skip
+    refused(data, "p-1.0.tar.gz", "'pkg-1.0/a' in 'p-1.0.tar.gz' is both a file and a directory")
+
+
 def test_a_member_written_as_dot_slash_is_read_from_a_zip() -> None:
     data = write_zip((Entry("./pkg-1.0/PKG-INFO", data=b"Name: pkg\n"),), [zipfile.ZIP_STORED])
     with Archive(data, "p-1.0.zip") as archive:
