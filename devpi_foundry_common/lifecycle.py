@@ -7,7 +7,7 @@ with every index in it, in one transaction. devpi's own ``EventSubscribers.on_us
 compares the key's value before and after each change in the notifier thread (after the
 commit, in serial order, on every node, caught up after a restart); each plugin's
 ``adapters`` subscribe the same way and forget what they hold about an index that went
-away, or that is new (re-created under a name whose old data a late writer may have left).
+away (and, for a cache that a late writer may fill for a deleted index, that is new).
 This module is the pure part: the comparison.
 """
 
@@ -21,6 +21,20 @@ if TYPE_CHECKING:
 
 def _indexes(userconfig: Mapping[str, Any] | None) -> set[str]:
     return set((userconfig or {}).get("indexes") or {})
+
+
+def removed_indexes(
+    user: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[str]:
+    """``user/index`` of each index that ``old`` had and ``new`` (``None``: the user was
+    deleted) has not, sorted.
+
+    >>> removed_indexes("alice", {"indexes": {"dev": {}}}, {"indexes": {"dev": {}, "x": {}}})
+    []
+    >>> removed_indexes("alice", {"indexes": {"dev": {}, "prod": {}}}, None)
+    ['alice/dev', 'alice/prod']
+    """
+    return [f"{user}/{name}" for name in sorted(_indexes(old) - _indexes(new))]
 
 
 def changed_indexes(

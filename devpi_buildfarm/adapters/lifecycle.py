@@ -1,9 +1,12 @@
-"""Deleted and re-created indexes: devpi_buildfarm forgets their jobs.
+"""Deleted indexes: devpi_buildfarm forgets their jobs, so one re-created starts clean.
 
 The devpi call: a keyfs subscription to the ``USER`` key (devpi has no deletion hook; see
 devpi_foundry_common.lifecycle), run by the notifier after each commit, in serial order:
 an upload's jobs (queued by ``devpiserver_on_upload``, also a notifier event) are never
-queued before the deletion of an earlier index of the same name is processed. The
+queued before the deletion of an earlier index of the same name is processed, and nothing
+queues a job for a deleted index (a request for one is a 404; start-up planning and the
+workers only see existing indexes and rows). A new index is not purged: a job requested
+right after its creation, before the notifier got there, would be lost. The
 cleanup: :func:`forget_index`, which every store of this plugin about an index joins (a
 store added later adds its own call there).
 """
@@ -15,20 +18,20 @@ from typing import Any
 
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import metrics_for
-from devpi_foundry_common.lifecycle import changed_indexes
+from devpi_foundry_common.lifecycle import removed_indexes
 
 log = logging.getLogger(__name__)
 
 
 def follow_index_changes(xom: Any) -> None:
-    """Forget an index's jobs when it is deleted (alone or with its user) or created."""
+    """Forget an index's jobs when it is deleted (alone or with its user)."""
     if service.builds_here(xom):  # the queue is the primary's: replicas hold none
         xom.keyfs.notifier.on_key_change("USER", lambda event: on_user_change(xom, event))
 
 
 def on_user_change(xom: Any, event: Any) -> None:
     """A user's record changed (notifier thread, after the commit): forget each index it
-    gained or lost."""
+    lost."""
     try:
         with xom.keyfs.read_transaction(at_serial=event.at_serial) as tx:
             old = None
@@ -37,10 +40,10 @@ def on_user_change(xom: Any, event: Any) -> None:
                     old = tx.get_value_at(event.typedkey, event.back_serial)
                 except KeyError:  # the user was deleted before
                     old = None
-        for index in changed_indexes(event.typedkey.params["user"], old, event.value):
+        for index in removed_indexes(event.typedkey.params["user"], old, event.value):
             forget_index(xom, index)
     except Exception:  # notifier callbacks must not raise: devpi would not retry the event
-        log.exception("could not forget the build jobs of deleted or new indexes")
+        log.exception("could not forget the build jobs of deleted indexes")
         metrics_for(xom).inc("forget_errors_total")
 
 

@@ -1,5 +1,9 @@
 """Deleted and re-created indexes: devpi_license forgets what its store holds about them.
 
+A new index is purged too: the store is a cache (what it forgets is extracted again when
+asked), and an extraction pass that was running when its index was deleted may write its
+rows after the deletion was processed.
+
 The devpi call: a keyfs subscription to the ``USER`` key (devpi has no deletion hook; see
 devpi_foundry_common.lifecycle), run by the notifier after each commit. The cleanup:
 :func:`forget_index`, which every store of this plugin about an index joins (a store added
