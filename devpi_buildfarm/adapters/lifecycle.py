@@ -1,7 +1,7 @@
 """Deleted indexes: devpi_buildfarm forgets their jobs, so one re-created starts clean.
 
-The devpi call: a keyfs subscription to the ``USER`` key (devpi has no deletion hook; see
-devpi_foundry_common.lifecycle), run by the notifier after each commit, in serial order:
+The devpi call: devpi_foundry_common.lifecycle's subscription to keyfs's ``USER`` key
+(devpi has no deletion hook), run by the notifier after each commit, in serial order:
 an upload's jobs (queued by ``devpiserver_on_upload``, also a notifier event) are never
 queued before the deletion of an earlier index of the same name is processed, and nothing
 queues a job for a deleted index (a request for one is a 404; start-up planning and the
@@ -18,33 +18,20 @@ from typing import Any
 
 from devpi_buildfarm.adapters import service
 from devpi_buildfarm.adapters.devpi import metrics_for
-from devpi_foundry_common.lifecycle import removed_indexes
+from devpi_foundry_common import lifecycle
 
 log = logging.getLogger(__name__)
 
 
 def follow_index_changes(xom: Any) -> None:
     """Forget an index's jobs when it is deleted (alone or with its user)."""
-    if service.builds_here(xom):  # the queue is the primary's: replicas hold none
-        xom.keyfs.notifier.on_key_change("USER", lambda event: on_user_change(xom, event))
-
-
-def on_user_change(xom: Any, event: Any) -> None:
-    """A user's record changed (notifier thread, after the commit): forget each index it
-    lost."""
-    try:
-        with xom.keyfs.read_transaction(at_serial=event.at_serial) as tx:
-            old = None
-            if event.back_serial > -1:
-                try:
-                    old = tx.get_value_at(event.typedkey, event.back_serial)
-                except KeyError:  # the user was deleted before
-                    old = None
-        for index in removed_indexes(event.typedkey.params["user"], old, event.value):
-            forget_index(xom, index)
-    except Exception:  # notifier callbacks must not raise: devpi would not retry the event
-        log.exception("could not forget the build jobs of deleted indexes")
-        metrics_for(xom).inc("forget_errors_total")
+    if not service.builds_here(xom):  # the queue is the primary's: replicas hold none
+        return
+    metrics = metrics_for(xom)
+    lifecycle.follow_index_changes(
+        xom, lambda index: forget_index(xom, index), plugin="devpi-buildfarm",
+        failed=lambda: metrics.inc("forget_errors_total"),
+    )  # fmt: skip
 
 
 def forget_index(xom: Any, index: str) -> None:

@@ -4,8 +4,8 @@ A new index is purged too: the store is a cache (what it forgets is extracted ag
 asked), and an extraction pass that was running when its index was deleted may write its
 rows after the deletion was processed.
 
-The devpi call: a keyfs subscription to the ``USER`` key (devpi has no deletion hook; see
-devpi_foundry_common.lifecycle), run by the notifier after each commit. The cleanup:
+The devpi call: devpi_foundry_common.lifecycle's subscription to keyfs's ``USER`` key
+(devpi has no deletion hook), run by the notifier after each commit. The cleanup:
 :func:`forget_index`, which every store of this plugin about an index joins (a store added
 later adds its own ``forget_index`` call there).
 """
@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from devpi_foundry_common.lifecycle import changed_indexes
+from devpi_foundry_common import lifecycle
 from devpi_license.adapters.devpi import metrics_for
 from devpi_license.adapters.lookup import STORE_FILE, store_for
 
@@ -25,25 +25,11 @@ log = logging.getLogger(__name__)
 
 def follow_index_changes(xom: Any) -> None:
     """Forget an index's data when it is deleted (alone or with its user) or created."""
-    xom.keyfs.notifier.on_key_change("USER", lambda event: on_user_change(xom, event))
-
-
-def on_user_change(xom: Any, event: Any) -> None:
-    """A user's record changed (notifier thread, after the commit): forget each index it
-    gained or lost."""
-    try:
-        with xom.keyfs.read_transaction(at_serial=event.at_serial) as tx:
-            old = None
-            if event.back_serial > -1:
-                try:
-                    old = tx.get_value_at(event.typedkey, event.back_serial)
-                except KeyError:  # the user was deleted before
-                    old = None
-        for index in changed_indexes(event.typedkey.params["user"], old, event.value):
-            forget_index(xom, index)
-    except Exception:  # notifier callbacks must not raise: devpi would not retry the event
-        log.exception("could not forget the license data of deleted or new indexes")
-        metrics_for(xom).inc("forget_errors_total")
+    metrics = metrics_for(xom)
+    lifecycle.follow_index_changes(
+        xom, lambda index: forget_index(xom, index), plugin="devpi-license", new_indexes=True,
+        failed=lambda: metrics.inc("forget_errors_total"),
+    )  # fmt: skip
 
 
 def forget_index(xom: Any, index: str) -> None:
