@@ -82,9 +82,15 @@ class Built:
     def _repr_pretty_(self, printer: object, cycle: bool) -> None:  # hypothesis's printer
         printer.text(repr(self))  # type: ignore[attr-defined]
 
+    @property
+    def labelled(self) -> bool:
+        """Whether the file name says what the container is (a tar named ``.whl`` may be
+        read as a zip: one whose data holds a zip's end record is an empty zip)."""
+        return self.filename.endswith(_SUFFIXES[self.container])
+
     def expected(self, limits: Limits) -> dict[str, bytes] | None:
         """The regular files a correct reader returns, ``None`` when it must refuse."""
-        if self.tampered or not self.filename.endswith(_SUFFIXES[self.container]):
+        if self.tampered or not self.labelled:
             return None
         files: dict[str, bytes] = {}
         total = 0

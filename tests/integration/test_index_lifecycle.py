@@ -81,7 +81,11 @@ def life(
     try:
         root = seed_tools(server, work)
         root.create_user("carol", PASSWORD)
-        yield Lifecycle(server, root, queue_url)
+        life = Lifecycle(server, root, queue_url)
+        try:
+            yield life
+        finally:
+            life.engine.dispose()  # the pooled connections, before PostgreSQL's database goes
     finally:
         server.stop()
         if database is not None:
