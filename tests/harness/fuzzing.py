@@ -72,7 +72,18 @@ class Outcome:
 
 
 def bounded(call: Callable[[], object]) -> Outcome:
-    """Run ``call`` under tracemalloc; any exception is caught and returned, not raised."""
+    """Run ``call`` under tracemalloc; any exception is caught and returned, not raised.
+    A call over :data:`SECONDS` runs once more and keeps the faster time: pathological
+    input is slow every time, a busy shared machine only now and then (``tox -e fuzz``
+    once saw a 5 s pause at 59,000 examples that the replay did not repeat)."""
+    first = _measure(call)
+    if first.seconds <= SECONDS:
+        return first
+    again = _measure(call)
+    return again if again.seconds < first.seconds else first
+
+
+def _measure(call: Callable[[], object]) -> Outcome:
     tracemalloc.start()
     tracemalloc.reset_peak()
     start = time.perf_counter()
