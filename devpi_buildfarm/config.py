@@ -29,6 +29,7 @@ COUNTERS: Final = [
     "jobs_lost_total",
     "indexconfig_upgrades_total",
     "failures_total",  # background work and hooks that failed (one ERROR line each)
+    "forget_errors_total",
 ]
 GAUGES: Final = ["jobs_queued", "jobs_running", "workers", "unisolated"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
-from devpi_buildfarm.adapters import service
+from devpi_buildfarm.adapters import lifecycle, service
 from devpi_buildfarm.adapters.devpi import metrics_for, wrap_customizers
 from devpi_buildfarm.config import FEATURE, SERVER_OPTIONS
 from devpi_foundry_common.failures import log_failure
@@ -51,9 +51,12 @@ def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
 
 @hookimpl
 def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
-    """Register the build-farm views and, on a primary that builds, its worker threads."""
+    """Register the build-farm views and, on a primary that builds, its worker threads and
+    the forgetting of deleted indexes' jobs."""
     pyramid_config.include("devpi_buildfarm.views")
-    service.start(pyramid_config.registry["xom"])
+    xom = pyramid_config.registry["xom"]
+    lifecycle.follow_index_changes(xom)
+    service.start(xom)
 
 
 @hookimpl

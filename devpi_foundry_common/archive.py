@@ -11,11 +11,20 @@ are capped before anything is read. Members are read into memory under those cap
 from __future__ import annotations
 
 import io
+import lzma
 import tarfile  # noqa: TID251 - this is the archive module
 import zipfile  # noqa: TID251 - this is the archive module
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Final, Self
+
+from devpi_foundry_common.archive_guards import (
+    XZ_MAGIC,
+    BoundedTarInfo,
+    lzma_member_problem,
+    open_xz,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,6 +43,25 @@ class ArchiveError(ValueError):
     """An archive that is malformed, hostile or over a limit; the message says which."""
 
 
+#: what zipfile, tarfile and the decompressors raise for broken input (a member flagged as
+#: encrypted: RuntimeError; a name not in its declared encoding: UnicodeDecodeError; an
+#: offset before the start: ValueError)
+_UNREADABLE: Final = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error,
+                      lzma.LZMAError, RuntimeError, ValueError, NotImplementedError)  # fmt: skip
+
+
+def _open_tar(fileobj: IO[bytes], limits: Limits) -> tarfile.TarFile:
+    """An sdist's tar (plain, gzip, bzip2 or xz), xz decompressed within the LZMA limit and
+    extended headers checked (devpi_foundry_common.archive_guards)."""
+    start = fileobj.tell()
+    magic = fileobj.read(len(XZ_MAGIC))
+    fileobj.seek(start)
+    if magic == XZ_MAGIC:
+        reader = open_xz(fileobj, limits.max_lzma_memory)
+        return tarfile.open(fileobj=reader, mode="r:", tarinfo=BoundedTarInfo)
+    return tarfile.open(fileobj=fileobj, mode="r:*", tarinfo=BoundedTarInfo)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
     """Caps applied to one archive."""
@@ -42,6 +70,8 @@ class Limits:
     max_member_bytes: int = 256 * 1024 * 1024
     max_total_bytes: int = 1024 * 1024 * 1024
     max_ratio: float = 200.0
+    #: the memory an LZMA decompressor may take (its dictionary): ``xz -9`` needs 65 MiB
+    max_lzma_memory: int = 96 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -80,6 +110,22 @@ def _size(source: IO[bytes]) -> int:
     return size
 
 
+def _check_no_file_is_a_folder(members: dict[str, Member], folders: set[str], archive: str) -> None:
+    """Refuse a regular file that is also a directory member (tarfile's lookup by name
+    then finds the directory), or that another member's path needs as a directory (``a``
+    and ``a/b``): no file system holds both, and extracting it would stop half-way."""
+    for name in members:
+        if name in folders:
+            msg = f"member {name!r} in {archive!r} is both a file and a directory"
+            raise ArchiveError(msg)
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in members:
+                msg = f"member {name!r} in {archive!r} is below the file {folder!r}"
+                raise ArchiveError(msg)
+
+
 class Archive:
     """An open sdist or wheel, from its bytes or a seekable binary file, with every member
     checked up front. A file is read in place (it must stay open while the archive is)."""
@@ -90,18 +136,20 @@ class Archive:
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
         self._tar_infos: dict[str, tarfile.TarInfo] = {}
+        if not filename.endswith((".whl", *SDIST_SUFFIXES)):
+            msg = f"{filename!r} is not an sdist or wheel archive"
+            raise ArchiveError(msg)
         try:
             fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
             size = len(data) if isinstance(data, bytes) else _size(data)
             if filename.endswith((".whl", ".zip")):
                 self._zip = zipfile.ZipFile(fileobj)
-            elif filename.endswith(SDIST_SUFFIXES):
-                self._tar = tarfile.open(fileobj=fileobj, mode="r:*")  # noqa: SIM115
             else:
-                msg = f"{filename!r} is not an sdist or wheel archive"
-                raise ArchiveError(msg)
+                self._tar = _open_tar(fileobj, self.limits)
             self.members = self._check(size)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        except ArchiveError:
+            raise
+        except _UNREADABLE as exc:
             msg = f"{filename!r} is not a readable archive: {exc}"
             raise ArchiveError(msg) from exc
 
@@ -133,6 +181,7 @@ class Archive:
 
     def _check(self, size: int) -> dict[str, Member]:
         members: dict[str, Member] = {}
+        folders: set[str] = set()
         total = 0
         count = 0
         for raw, length, _, regular in self._infos():
@@ -142,6 +191,7 @@ class Archive:
                 raise ArchiveError(msg)
             name = check_name(raw.rstrip("/") if not regular else raw, self.filename)
             if not regular:
+                folders.add(name)
                 continue
             if length > self.limits.max_member_bytes:
                 msg = (
@@ -156,6 +206,7 @@ class Archive:
                 msg = f"member {name!r} in {self.filename!r} appears twice"
                 raise ArchiveError(msg)
             members[name] = Member(name=name, size=length)
+        _check_no_file_is_a_folder(members, folders, self.filename)
         if size and total / size > self.limits.max_ratio and total > 1024 * 1024:
             msg = f"{self.filename!r}: compression ratio over {self.limits.max_ratio:g} (zip bomb?)"
             raise ArchiveError(msg)
@@ -171,17 +222,30 @@ class Archive:
         if max_bytes is not None and member.size > max_bytes:
             msg = f"member {name!r} in {self.filename!r} is larger than {max_bytes} bytes"
             raise ArchiveError(msg)
-        if self._zip is not None:
-            with self._zip.open(name) as fh:
-                data = fh.read(member.size + 1)
-        else:
-            assert self._tar is not None  # noqa: S101
-            extracted = self._tar.extractfile(self._tar_infos[name])
-            data = extracted.read(member.size + 1) if extracted is not None else b""
+        try:
+            data = self._read(name, member.size)
+        except _UNREADABLE as exc:
+            msg = f"member {name!r} in {self.filename!r} cannot be read: {exc}"
+            raise ArchiveError(msg) from exc
         if len(data) != member.size:
             msg = f"member {name!r} in {self.filename!r} is not the size it declares"
             raise ArchiveError(msg)
         return data
+
+    def _read(self, name: str, size: int) -> bytes:
+        if self._zip is not None:
+            try:
+                info = self._zip.getinfo(name)
+            except KeyError:  # written as ./name
+                info = self._zip.getinfo(f"./{name}")
+            problem = lzma_member_problem(self._zip, info, self.limits.max_lzma_memory)
+            if problem is not None:
+                raise zipfile.BadZipFile(problem)
+            with self._zip.open(info) as fh:
+                return fh.read(size + 1)
+        assert self._tar is not None  # noqa: S101
+        extracted = self._tar.extractfile(self._tar_infos[name])
+        return extracted.read(size + 1) if extracted is not None else b""
 
     def extract(self, dest: Path) -> None:
         """Write every regular file under ``dest`` (which must exist)."""
@@ -191,8 +255,13 @@ class Archive:
             if root not in target.parents:
                 msg = f"member {name!r} in {self.filename!r} would land outside the target"
                 raise ArchiveError(msg)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.read(name))
+            data = self.read(name)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except OSError as exc:  # a name too long for the file system, a file as a folder
+                msg = f"member {name!r} in {self.filename!r} cannot be written: {exc}"
+                raise ArchiveError(msg) from exc
 
     def top_level(self) -> str:
         """The one top-level directory of an sdist (``pkg-1.0``)."""
@@ -245,17 +314,17 @@ def core_metadata_only(data: Source, filename: str, limits: Limits | None = None
     start = fileobj.tell()
     try:
         if filename.endswith(".whl"):
-            return _zip_metadata(fileobj, filename)
+            return _zip_metadata(fileobj, filename, limits)
         if filename.endswith(SDIST_SUFFIXES) and not filename.endswith(".zip"):
             return _tar_metadata(fileobj, filename, limits)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ArchiveError):
+    except (*_UNREADABLE, ArchiveError):
         return None
     finally:
         fileobj.seek(start)
     return None
 
 
-def _zip_metadata(fileobj: IO[bytes], filename: str) -> bytes | None:
+def _zip_metadata(fileobj: IO[bytes], filename: str, limits: Limits) -> bytes | None:
     with zipfile.ZipFile(fileobj) as zf:
         found = [
             info
@@ -271,6 +340,7 @@ def _zip_metadata(fileobj: IO[bytes], filename: str) -> bytes | None:
             info.compress_type not in _ZIP_METHODS
             or (mode & 0o170000) not in (0, 0o100000)  # a regular file, or no type bits
             or info.file_size > MAX_METADATA_BYTES
+            or lzma_member_problem(zf, info, limits.max_lzma_memory) is not None
         ):
             return None
         with zf.open(info) as fh:
@@ -279,7 +349,7 @@ def _zip_metadata(fileobj: IO[bytes], filename: str) -> bytes | None:
 
 
 def _tar_metadata(fileobj: IO[bytes], filename: str, limits: Limits) -> bytes | None:
-    with tarfile.open(fileobj=fileobj, mode="r:*") as tar:
+    with _open_tar(fileobj, limits) as tar:
         for count, tinfo in enumerate(tar):
             if count >= limits.max_members:
                 return None

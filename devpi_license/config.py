@@ -35,6 +35,7 @@ COUNTERS: Final = [
     "rejections_total",
     "indexconfig_upgrades_total",
     "failures_total",  # background work and hooks that failed (one ERROR line each)
+    "forget_errors_total",
 ]
 GAUGES: Final = ["extract_queue"]
 

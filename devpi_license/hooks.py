@@ -9,6 +9,7 @@ from pluggy import HookimplMarker
 
 from devpi_foundry_common.failures import log_failure
 from devpi_license.adapters.devpi import metrics_for, wrap_customizers
+from devpi_license.adapters.lifecycle import follow_index_changes
 from devpi_license.adapters.lookup import existing_extractor, extractor_for, mirror_has_rules
 from devpi_license.adapters.uploads import mark_upload
 from devpi_license.config import FEATURE, ServerOptions, add_parser_options
@@ -50,10 +51,12 @@ def devpiserver_metrics(request: Any) -> list[tuple[str, str, float]]:
 
 @hookimpl
 def devpiserver_pyramid_configure(pyramid_config: Any) -> None:
-    """Register the license subscribers and views, and follow mirrors' project pages."""
+    """Register the license subscribers and views, follow mirrors' project pages, and
+    forget the licenses of deleted (and re-created) indexes."""
     pyramid_config.include("devpi_license.views")
     xom = pyramid_config.registry["xom"]
     xom.keyfs.notifier.on_key_change("PROJSIMPLELINKS", lambda ev: on_simplelinks(xom, ev))
+    follow_index_changes(xom)
 
 
 def on_simplelinks(xom: Any, event: Any) -> None:

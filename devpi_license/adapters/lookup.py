@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 _deadlines = threading.local()
 
 
+#: the store, relative to the server directory
+STORE_FILE = Path(".devpi-license") / "licenses.sqlite"
+
+
 def store_for(xom: Any) -> LicenseStore:
-    path = Path(str(xom.config.server_path)) / ".devpi-license" / "licenses.sqlite"
+    path = Path(str(xom.config.server_path)) / STORE_FILE
     return per_server(xom, "devpi-license", "store", lambda: LicenseStore(path))
 
 
