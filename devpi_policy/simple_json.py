@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 from packaging.version import InvalidVersion, Version
 
 from devpi_policy.adapters import upload_times
+from devpi_policy.adapters.serial_memo import SerialMemo
 from devpi_policy.adapters.serving import stored_in
 from devpi_policy.core.evaluate import split_filename
 
@@ -66,24 +67,10 @@ def _complete_list_page(request: Any, response: Any) -> None:  # noqa: ARG001
         response.body = _NEW_META + body[len(_OLD_META) :]
 
 
-class _PageMemo:
+class _PageMemo(SerialMemo[tuple[str, bytes], bytes]):
     """Completed pages of one keyfs serial, by devpi's page (path and body hash): the times
     of a serial's files do not change, so a page every file of which had its time is
     completed once per serial. Pages where a time was missing are not kept."""
-
-    def __init__(self) -> None:
-        self.state: tuple[int, dict[tuple[str, bytes], bytes]] = (-1, {})
-
-    def table(self, xom: Any) -> dict[tuple[str, bytes], bytes] | None:
-        tx = xom.keyfs.tx
-        serial = getattr(tx, "at_serial", None)
-        if serial is None or getattr(tx, "write", True):
-            return None
-        state = self.state
-        if state[0] != serial:
-            state = (serial, {})
-            self.state = state  # one assignment: readers see a whole pair
-        return state[1]
 
 
 _PAGES_MAX: Final = 512

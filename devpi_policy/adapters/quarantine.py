@@ -9,18 +9,20 @@ carry their expiry, which is what lets a release appear the moment it is old eno
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_policy.adapters import exceptions_store, upload_times
+from devpi_policy.adapters.serial_memo import SerialMemo
 from devpi_policy.config import DEFAULTS
 from devpi_policy.core.age import AgeRules, AgeVerdict, judge_age, parse_age_rules
 from devpi_policy.core.evaluate import split_filename
 from devpi_policy.core.exceptions import excepted_until
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Mapping
+    from collections.abc import Mapping
 
     from devpi_policy.core.subject import Subject
 
@@ -48,24 +50,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Verdicts:
+class _Verdicts(SerialMemo[Hashable, AgeVerdict]):
     """Verdicts of one keyfs serial (exceptions and stored times change only with a new
     one), each used only until its ``changes_at``: a quarantined file's verdict expires the
     moment it is old enough, an exception's when the exception does."""
-
-    def __init__(self) -> None:
-        self.state: tuple[int, dict[Hashable, AgeVerdict]] = (-1, {})
-
-    def table(self, xom: Any) -> dict[Hashable, AgeVerdict] | None:
-        tx = xom.keyfs.tx
-        serial = getattr(tx, "at_serial", None)
-        if serial is None or getattr(tx, "write", True):
-            return None
-        state = self.state
-        if state[0] != serial:
-            state = (serial, {})
-            self.state = state  # one assignment: readers see a whole pair
-        return state[1]
 
 
 _VERDICTS_MAX: Final = 65536

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from devpi_policy.adapters import upstream_times
+from devpi_policy.adapters.serial_memo import SerialMemo
 from devpi_policy.core.age import parse_instant
 
 if TYPE_CHECKING:
@@ -75,30 +76,14 @@ class _Memo:
     (devpi builds a stage object per ``getstage``: listings ask once per file)."""
 
     def __init__(self) -> None:
-        self.state: tuple[int, dict[tuple[str, str], dict[str, FileTime]], dict[str, Any]] = (
-            -1, {}, {},
-        )  # fmt: skip
-
-    def _state(
-        self, xom: Any
-    ) -> tuple[int, dict[tuple[str, str], dict[str, FileTime]], dict[str, Any]] | None:
-        tx = xom.keyfs.tx
-        serial = getattr(tx, "at_serial", None)
-        if serial is None or getattr(tx, "write", True):
-            return None
-        state = self.state
-        if state[0] != serial:
-            state = (serial, {}, {})
-            self.state = state  # one assignment: readers see a whole triple
-        return state
+        self.times: SerialMemo[tuple[str, str], dict[str, FileTime]] = SerialMemo()
+        self.stage_names: SerialMemo[str, Any] = SerialMemo()
 
     def table(self, xom: Any) -> dict[tuple[str, str], dict[str, FileTime]] | None:
-        state = self._state(xom)
-        return None if state is None else state[1]
+        return self.times.table(xom)
 
     def stages(self, xom: Any) -> dict[str, Any] | None:
-        state = self._state(xom)
-        return None if state is None else state[2]
+        return self.stage_names.table(xom)
 
 
 def stage_by_name(xom: Any, name: str) -> Any:
