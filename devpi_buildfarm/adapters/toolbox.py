@@ -30,6 +30,7 @@ MODULES: Final = (
     "devpi_buildfarm.core.remote",
     "devpi_buildfarm.inside", "devpi_buildfarm.inside.driver",
     "devpi_foundry_common", "devpi_foundry_common.archive",
+    "devpi_foundry_common.archive_guards",
 )  # fmt: skip
 DISTRIBUTIONS: Final = (
     "pip", "packaging", "pyproject_hooks", "auditwheel", "pyelftools", "installer",
