@@ -150,13 +150,24 @@ def record(request: Any, reasons: Iterable[str], mode: AuditMode) -> str:
 
 
 def setup(registry: Any, xom: Any) -> None:
-    """Make this server's writer, give it to devpi's thread pool, and follow index and
+    """Make this server's writer (its thread joins devpi's thread pool at the first
+    refusal: a server that refuses nothing runs no audit thread), and follow index and
     user deletions (keyfs ``USER`` changes, handled by devpi's notifier thread)."""
     writer = writer_for(xom)
     registry[AUDIT] = writer
     registry[_NODE] = node_of(xom)
-    if getattr(writer, "thread", None) is None:
-        xom.thread_pool.register(writer)
+    if getattr(writer, "thread", None) is None and writer.start_thread is None:
+        if writer.reading_store() is not None:  # rows of an earlier run: prune from the start
+            writer.start_thread = lambda: None
+            writer.ensure_thread()
+            xom.thread_pool.register(writer)  # devpi's pool starts it with the server
+        else:
+
+            def start() -> None:  # on the first refusal: devpi's pool is running by then
+                xom.thread_pool.register(writer)
+                xom.thread_pool.start_one(writer)
+
+            writer.start_thread = start
         _shutdown_on_sigterm()
     xom.keyfs.notifier.on_key_change("USER", lambda ev: on_user_change(xom, writer, ev))
 

@@ -7,7 +7,8 @@ queued every 5 seconds (sooner when the queue is half full or the audit is read)
 applies index and user deletions and prunes rows older than the retention hourly. A
 failed write is logged as one line naming its cause, counted in
 ``devpi_policy_audit_write_errors_total``, and its events are queued again (as room
-allows). At shutdown the thread writes what is left.
+allows). At shutdown the thread writes what is left. The thread starts with the first
+refusal, deletion or read of the audit: a server that refuses nothing runs none.
 """
 
 from __future__ import annotations
@@ -70,10 +71,24 @@ class AuditWriter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._next_prune = 0.0
+        #: starts the writing thread; called on the first event, so a server that never
+        #: refuses anything runs no thread of the audit's (set by the adapter)
+        self.start_thread: Callable[[], None] | None = None
+        self._started = False
 
     # --- request path -----------------------------------------------------------------
+    def ensure_thread(self) -> None:
+        """Start the writing thread, once."""
+        if self._started or self.start_thread is None:
+            return
+        with self._open_lock:
+            if not self._started:
+                self._started = True
+                self.start_thread()
+
     def record(self, events: Sequence[AuditEvent]) -> None:
         """Queue ``events``; what does not fit is dropped and counted. Never blocks on I/O."""
+        self.ensure_thread()
         with self._lock:
             room = self.capacity - len(self._events)
             self._events.extend(events[: max(room, 0)])
@@ -87,12 +102,14 @@ class AuditWriter:
 
     def forget(self, kind: Literal["index", "user"], name: str) -> None:
         """Delete the rows of an index or of every index of a user (off the request path)."""
+        self.ensure_thread()
         with self._lock:
             self._deletions.append((kind, name))
         self._wake.set()
 
     def flush(self, timeout: float) -> bool:
         """Wait (up to ``timeout``) until what is queued now is written; whether it was."""
+        self.ensure_thread()
         with self._lock:
             target = self._cycles[0] + 1
         self._wake.set()

@@ -31,6 +31,8 @@ from harness.services import require
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from harness.serverlog import Expected
+
 from devpi_buildfarm.core.targets import host_target
 
 BINDIR = Path(sys.executable).parent
@@ -127,7 +129,12 @@ def license_rows(server: DevpiServer) -> set[tuple[str, str]]:
 
 
 @pytest.mark.timeout(600)
-def test_acknowledged_uploads_survive_sigkill(crashy: Crashy, tmp_path: Path) -> None:
+def test_acknowledged_uploads_survive_sigkill(
+    crashy: Crashy, tmp_path: Path, expect_server_log: Expected
+) -> None:
+    # devpi-server's own event subscribers may fail once on an event a kill cut short
+    # (seen: on_changed_version_config); whether one does depends on the kill's moment
+    expect_server_log.may_log("[NOTI] calling <bound method EventSubscribers.")
     uploads = make_uploads(tmp_path / "dists")
     killer = Killer(crashy.server, seed=SEED)
     thread = threading.Thread(target=killer.run, name="killer")
