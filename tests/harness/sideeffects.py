@@ -42,6 +42,9 @@ class ServerState:
     serial: int
     files: dict[str, str]
     threads: int
+    #: whether devpi_policy's audit writer runs: it starts with the first refusal it
+    #: records (by design), the one thread a refused request may start
+    audit_thread: bool = False
 
 
 def plugin_files(server: DevpiServer) -> dict[str, str]:
@@ -81,9 +84,19 @@ def settled_serial(server: DevpiServer, timeout: float = 10.0) -> int:
         time.sleep(SETTLE_SECONDS)
 
 
+def audit_recorded(server: DevpiServer) -> bool:
+    """Whether devpi_policy recorded a refusal yet (its audit thread then runs)."""
+    metrics = get_json(f"{server.url}/+status").get("metrics") or []
+    return any(
+        m[0] == "devpi_policy_audit_recorded_total" and float(m[2]) > 0
+        for m in metrics
+        if isinstance(m, list) and len(m) >= 3
+    )
+
+
 def capture(server: DevpiServer) -> ServerState:
     serial = settled_serial(server)
-    return ServerState(serial, plugin_files(server), thread_count(server))
+    return ServerState(serial, plugin_files(server), thread_count(server), audit_recorded(server))
 
 
 def assert_same(before: ServerState, after: ServerState, what: str) -> None:
@@ -96,7 +109,8 @@ def assert_same(before: ServerState, after: ServerState, what: str) -> None:
         for path in sorted(set(before.files) | set(after.files))
         if before.files.get(path) != after.files.get(path)
     ]
-    if after.threads != before.threads:
+    started = int(after.audit_thread and not before.audit_thread)  # the audit's writer
+    if after.threads != before.threads + started:
         problems.append(f"threads {before.threads} -> {after.threads}")
     assert not problems, f"{what}: " + "; ".join(problems)
 
