@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from devpi_buildfarm.adapters.docker_session import LABEL, ContainerSession
+from devpi_buildfarm.adapters.docker_containers import LABEL, ContainerMaker, remove_all
+from devpi_buildfarm.adapters.docker_session import ContainerSession
+from devpi_buildfarm.adapters.docker_spare import Spares
 from devpi_buildfarm.adapters.docker_toolbox import TOOLBOX_LABEL, ToolboxVolume
 from devpi_buildfarm.adapters.driver_backend import DriverBackend
 from devpi_buildfarm.adapters.envcache import EnvCache
@@ -28,6 +30,7 @@ from devpi_buildfarm.adapters.toolbox import toolbox_for
 from devpi_buildfarm.core import interpreters
 from devpi_buildfarm.core import targets as tg
 from devpi_buildfarm.core.builders import BACKEND_KEYS
+from devpi_buildfarm.core.ports import BuildLimits
 from devpi_buildfarm.errors import BuildError
 
 if TYPE_CHECKING:
@@ -42,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SETTINGS: Final = BACKEND_KEYS["docker"]
 DEFAULT_USER: Final = "65534:65534"
+DEFAULT_SPARE_SECONDS: Final = 60.0
+#: (farm scope, docker_host) whose leftovers this process removed
+_SWEPT: set[tuple[str, str]] = set()
+_SWEPT_LOCK: Final = threading.Lock()
 
 
 def settings_of(builder: Builder) -> dict[str, Any]:
@@ -62,11 +69,15 @@ def settings_of(builder: Builder) -> dict[str, Any]:
         msg = (f"builder {builder.name!r}: a tcp:// daemon needs tls_ca_cert, tls_client_cert "
                "and tls_client_key (whoever reaches the daemon is root on its host)")  # fmt: skip
         raise ValueError(msg)
-    cpus = found["cpus"]
-    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
-        msg = f"builder {builder.name!r}: cpus must be a positive number, not {cpus!r}"
-        raise ValueError(msg)
-    return {**found, "user": user, "cpus": float(cpus)}
+    numbers = {}
+    for key, low in (("cpus", 0.0), ("spare_seconds", -1.0)):
+        value = found.get(key, DEFAULT_SPARE_SECONDS)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= low:
+            what = "a positive number" if low == 0 else "a number of seconds, 0 or more"
+            msg = f"builder {builder.name!r}: {key} must be {what}, not {value!r}"
+            raise ValueError(msg)
+        numbers[key] = float(value)
+    return {**found, "user": user, **numbers}
 
 
 def connect(settings: dict[str, Any], tunnel: Tunnel | None = None) -> Any:
@@ -134,7 +145,7 @@ class DockerBackend(DriverBackend):
         self.native: tuple[str, ...] = ()
         self.image_id = ""
         self.trouble: str | None = "not started"
-        self.swept = False
+        self.spares = Spares(self.settings["spare_seconds"], remove_all)
         self._lock = threading.Lock()
 
     @property
@@ -148,13 +159,18 @@ class DockerBackend(DriverBackend):
                 if self.tunnel is not None and not self.tunnel.link.alive():
                     self.client = None  # the tunnel broke: a client for the new one
                 self.client = self.client or connect(self.settings, self.tunnel)
-                if not self.swept:  # once per process: a later start would hit live builds
-                    self._remove_leftovers()
-                    self.swept = True
+                swept = (self.scope, str(self.settings.get("docker_host") or ""))
+                with _SWEPT_LOCK:  # once per process and daemon: later, builds and spares
+                    if swept not in _SWEPT:  # of this farm's other builders are live there
+                        self._remove_leftovers()
+                        _SWEPT.add(swept)
                 self.image_id = self.client.images.get(self.settings["image"]).id
                 self.native = interpreters.native_archs(self.client.info()["Architecture"])
                 self.probe = interpreters.parse_probe(self._run_probe())
                 self.trouble = None
+                limits = BuildLimits.of(self.builder)  # the first build's spare
+                maker = self._maker()
+                self.spares.make_ahead(maker.shape(limits), maker.spare(limits))
             except Exception as exc:  # noqa: BLE001 - kept as the reason builds cannot run
                 self.trouble = f"{type(exc).__name__}: {exc}"[:500]
                 log.error("devpi-buildfarm: builder %r cannot build: %s",  # noqa: TRY400
@@ -214,15 +230,22 @@ class DockerBackend(DriverBackend):
             f"read-only, disk={limits.disk}, memory={limits.memory}, pids={limits.pids}, "
             f"cpus={self.settings['cpus']:g}) timeout={job.request.timeout:g}s"
         )
-        settings = {**self.settings, "image_id": self.image_id}  # what the probe looked at
         try:
-            volume = self.toolbox.name(self.client, self.image_id)
+            runner = self._runner((tool, python))
         except Exception as exc:  # noqa: BLE001 - the daemon's failure, not the build's: retried
             msg = f"docker: the toolbox volume: {exc}"[:2000]
             raise BuildError(msg, stage=stage) from None
-        runner = ContainerSession(self.client, settings, (self.toolbox.toolbox, volume),
-                                  self.scope, (tool, python))  # fmt: skip
         return runner.run(job, meta, files, stage)
+
+    def _runner(self, python: tuple[str, str]) -> ContainerSession:
+        """A session's runner: the probed image, the toolbox volume (filled at first use)."""
+        return ContainerSession(self._maker(), self.toolbox.toolbox, python, spares=self.spares)
+
+    def _maker(self) -> ContainerMaker:
+        settings = {**self.settings, "image_id": self.image_id}  # what the probe looked at
+        volume = self.toolbox.name(self.client, self.image_id)
+        return ContainerMaker(self.client, settings, (self.toolbox.toolbox.root, volume),
+                              self.scope)  # fmt: skip
 
 
 def docker(builder: Builder, options: ServerOptions) -> DockerBackend:

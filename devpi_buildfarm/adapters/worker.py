@@ -169,10 +169,7 @@ class Worker:
         sdist.parent.mkdir(mode=0o700)
         with timed(timings, "fetch"):
             self.port.fetch_sdist(lease, sdist, sink)
-        limits = BuildLimits(
-            memory=builder.memory, pids=builder.pids, disk=builder.disk,
-            output_bytes=builder.output_bytes, log_bytes=builder.log_bytes,
-        )  # fmt: skip
+        limits = BuildLimits.of(builder)
         request = BuildRequest(job_id=lease.job.id, sdist=sdist, target=spec.target,
                                policy=spec.policy, access=lease.access,
                                timeout=builder.timeout, limits=limits)  # fmt: skip

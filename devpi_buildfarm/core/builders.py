@@ -53,6 +53,7 @@ BACKEND_KEYS: Final = {
         "key_file",
         "known_hosts",
         "docker_socket",
+        "spare_seconds",
     ),
     "ssh": ("host", "port", "user", "key_file", "known_hosts", "sandbox"),
 }

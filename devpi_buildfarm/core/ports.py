@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
+    from devpi_buildfarm.core.builders import Builder
     from devpi_buildfarm.core.jobs import Job, Outcome
 
 
@@ -30,6 +31,12 @@ class BuildLimits:
     disk: int
     output_bytes: int
     log_bytes: int
+
+    @classmethod
+    def of(cls, builder: Builder) -> BuildLimits:
+        """The limits a builder sets for each of its builds."""
+        return cls(memory=builder.memory, pids=builder.pids, disk=builder.disk,
+                   output_bytes=builder.output_bytes, log_bytes=builder.log_bytes)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

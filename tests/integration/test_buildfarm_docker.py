@@ -8,6 +8,7 @@ those a killed server left are removed at start."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -106,7 +107,7 @@ def test_leftovers_of_a_killed_server_are_removed_at_start(
     farm: tuple[DevpiServer, DevpiApi],
 ) -> None:
     server, _ = farm
-    assert docker.leftovers(scope_of(server)) == []
+    assert docker.leftovers(scope_of(server), within=30, spares=False) == []
 
 
 def test_targets_say_what_the_image_builds(
@@ -128,6 +129,7 @@ def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
     server, api = farm
     project = Project("docker-ext", "1.0", c_extension=True)
     devpi = DevpiClient(tmp_path / "client").use_login(server.url, "bob", PASSWORD)
+    started = time.time() - 1
     jobs = upload_and_build(devpi, api, "bob/dev", make_sdist(tmp_path, project), project.name)
     job, other = jobs[TARGET], jobs["cp312-manylinux_x86_64"]
     log = read_log(api, job)
@@ -163,4 +165,13 @@ def test_sdist_upload_builds_repairs_and_smoke_tests_in_containers(
     pip_install(venv, tmp_path / "pip", simple, "--only-binary", ":all:", project.name)
     code = f"print({project.module}._speedups.answer())"
     assert venv.import_(f"{project.module}._speedups", tmp_path / "pip", code).strip() == "42"
-    assert docker.leftovers(scope_of(server), within=30) == []
+    assert docker.leftovers(scope_of(server), within=30, spares=False) == []
+    # each session (build, smoke test) took the spare made ahead, renamed for the job; the
+    # next spare waits (one per builder: this farm has two), started, never used (no exec
+    # ever ran in it)
+    renamed = docker.renamed_since(scope_of(server), started)
+    assert len([n for n in renamed if f"-{job['id']}-" in n]) >= 2, renamed
+    spares = docker.spares(scope_of(server))
+    assert 1 <= len(spares) <= 2, spares
+    assert [s.status for s in spares] == ["running"] * len(spares)
+    assert [s.attrs.get("ExecIDs") for s in spares] == [None] * len(spares)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devpi_buildfarm.adapters.docker_session import docker_timestamp
+from devpi_buildfarm.adapters.docker_io import docker_timestamp
 from devpi_buildfarm.inside import driver
 from harness.dists import Project, make_wheel
 
