@@ -200,10 +200,12 @@ def install_wheels(python: Path, wheels: Sequence[Path], stage: str) -> None:
     if os.name == "nt":  # the launcher of the venv's architecture (scripts are not run)
         arm = platform.machine().lower() in ("arm64", "aarch64")
         kind = "win-arm64" if arm else "win-amd64" if sys.maxsize > 2**32 else "win-ia32"
-    destination = SchemeDictionaryDestination(scheme, interpreter=str(python),
-                                              script_kind=kind,  # type: ignore[arg-type]
-                                              bytecode_optimization_levels=())  # fmt: skip
     for wheel in wheels:
+        headers = os.path.join(scheme["headers"], wheel.name.split("-", 1)[0])
+        destination = SchemeDictionaryDestination({**scheme, "headers": headers},
+                                                  interpreter=str(python),
+                                                  script_kind=kind,  # type: ignore[arg-type]
+                                                  bytecode_optimization_levels=())  # fmt: skip
         say(f"{stage}: installing {wheel.name}")
         if len(COMMANDS) < MAX_COMMANDS:
             COMMANDS.append(f"installer {wheel.name}")
@@ -215,11 +217,15 @@ def install_wheels(python: Path, wheels: Sequence[Path], stage: str) -> None:
 
 
 #: the install scheme of a venv's interpreter (run before anything is installed in it)
+#: (``headers`` as pip's in a venv: sysconfig's ``include`` is the base Python's own,
+#: outside the venv and read-only in a sandbox; each wheel's headers go into a folder
+#: named after its project, see install_wheels)
 SCHEME_OF: Final = (
-    "import json, sysconfig\n"
+    "import json, os, sys, sysconfig\n"
     "p = sysconfig.get_paths()\n"
-    "print(json.dumps({k: p[v] for k, v in (('purelib', 'purelib'), ('platlib', 'platlib'),"
-    " ('headers', 'include'), ('scripts', 'scripts'), ('data', 'data'))}))\n"
+    "s = {k: p[k] for k in ('purelib', 'platlib', 'scripts', 'data')}\n"
+    "s['headers'] = os.path.join(sys.prefix, 'include', 'site', 'python%d.%d' % sys.version_info[:2])\n"
+    "print(json.dumps(s))\n"
 )
 
 

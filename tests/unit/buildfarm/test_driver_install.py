@@ -56,6 +56,26 @@ def test_install_wheels_puts_exactly_the_wheels_into_the_venv(
     assert "installer alpha-1.0-py3-none-any.whl" in driver.COMMANDS
 
 
+def test_headers_go_into_the_venv_as_pip_puts_them(tmp_path: Path, venv_python: Path) -> None:
+    """greenlet's wheel carries C headers: sysconfig's include path is the base Python's
+    (read-only in a sandbox: tox -e buildcoverage failed greenlet and sqlalchemy so)."""
+    wheel = tmp_path / "withheaders-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("withheaders/__init__.py", "")
+        zf.writestr("withheaders-1.0.data/headers/withheaders.h", "/* api */\n")
+        zf.writestr("withheaders-1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: withheaders\nVersion: 1.0\n")  # fmt: skip
+        zf.writestr("withheaders-1.0.dist-info/WHEEL",
+                    "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")  # fmt: skip
+        zf.writestr("withheaders-1.0.dist-info/RECORD",
+                    "withheaders/__init__.py,,\nwithheaders-1.0.data/headers/withheaders.h,,\n"
+                    "withheaders-1.0.dist-info/RECORD,,\n")  # fmt: skip
+    driver.install_wheels(venv_python, [wheel], "smoke")
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    header = tmp_path / "env" / "include" / "site" / version / "withheaders" / "withheaders.h"
+    assert header.read_text() == "/* api */\n"
+
+
 @pytest.mark.parametrize("member", ["../../../escape.txt", "/tmp/devpi-foundry-escape.txt"])
 def test_a_wheel_writing_outside_the_venv_fails_the_stage_and_writes_nothing(
     tmp_path: Path, venv_python: Path, member: str
