@@ -201,7 +201,7 @@ def install_wheels(python: Path, wheels: Sequence[Path], stage: str) -> None:
         arm = platform.machine().lower() in ("arm64", "aarch64")
         kind = "win-arm64" if arm else "win-amd64" if sys.maxsize > 2**32 else "win-ia32"
     for wheel in wheels:
-        headers = os.path.join(scheme["headers"], wheel.name.split("-", 1)[0])
+        headers = str(Path(scheme["headers"]) / wheel.name.split("-", 1)[0])
         destination = SchemeDictionaryDestination({**scheme, "headers": headers},
                                                   interpreter=str(python),
                                                   script_kind=kind,  # type: ignore[arg-type]
@@ -224,7 +224,8 @@ SCHEME_OF: Final = (
     "import json, os, sys, sysconfig\n"
     "p = sysconfig.get_paths()\n"
     "s = {k: p[k] for k in ('purelib', 'platlib', 'scripts', 'data')}\n"
-    "s['headers'] = os.path.join(sys.prefix, 'include', 'site', 'python%d.%d' % sys.version_info[:2])\n"
+    "v = 'python%d.%d' % sys.version_info[:2]\n"
+    "s['headers'] = os.path.join(sys.prefix, 'include', 'site', v)\n"
     "print(json.dumps(s))\n"
 )
 
