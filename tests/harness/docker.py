@@ -70,4 +70,5 @@ def renamed_since(scope: str, since: float) -> list[str]:
 def spares(scope: str) -> list[Any]:
     """This farm's spare containers (never renamed: never taken by a session)."""
     label = {"label": f"{LABEL}={scope}"}
-    return [c for c in client().containers.list(all=True, filters=label, ignore_removed=True) if "-spare-" in c.name]
+    found = client().containers.list(all=True, filters=label, ignore_removed=True)
+    return [c for c in found if "-spare-" in c.name]
