@@ -8,10 +8,12 @@ chooses; ``FOUNDRY_FUZZ_EXAMPLES`` overrides the budget of either.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 import tracemalloc
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,8 @@ _COUNTS: Counter[str] = Counter()
 _STARTED = time.monotonic()
 #: where a long run writes its progress (examples per test, seconds) every 1000 examples
 PROGRESS: Final = Path(".hypothesis") / "fuzz-progress.json"
+#: one run's pytest-xdist workers share this id (and so one progress file)
+_RUN: Final = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 
 
 def count(test: str) -> None:
@@ -42,9 +46,26 @@ def count(test: str) -> None:
     :data:`PROGRESS` every 1000 examples (a run stopped early still says how far it got)."""
     _COUNTS[test] += 1
     if _COUNTS[test] % 1000 == 0 and settings().max_examples > 1000:
-        PROGRESS.parent.mkdir(exist_ok=True)
-        seconds = round(time.monotonic() - _STARTED)
-        PROGRESS.write_text(json.dumps({"examples": _COUNTS, "seconds": seconds}, indent=1))
+        _write_progress()
+
+
+def _write_progress() -> None:
+    """Merge this process's counts into :data:`PROGRESS`, under a lock: pytest-xdist workers
+    each run some of the tests and write the same file (one of an earlier run is replaced)."""
+    PROGRESS.parent.mkdir(exist_ok=True)
+    with PROGRESS.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            found = json.loads(PROGRESS.read_text())
+        except (OSError, ValueError):
+            found = {}
+        if not isinstance(found, dict) or found.get("run") != _RUN:
+            found = {"run": _RUN, "examples": {}, "seconds": 0}
+        found["examples"].update(_COUNTS)
+        found["seconds"] = max(found["seconds"], round(time.monotonic() - _STARTED))
+        partial = PROGRESS.with_suffix(".part")
+        partial.write_text(json.dumps(found, indent=1))
+        partial.replace(PROGRESS)
 
 
 def register_profiles() -> None:

@@ -12,13 +12,13 @@ import pytest
 from devpi_foundry_common.archive import Archive, ArchiveError, Limits, core_metadata_only
 from devpi_foundry_common.archive_guards import MAX_CHAIN, MAX_EXTENDED_BYTES, check_pax_records
 from harness.fuzzing import MiB, bounded
-from harness.hostile_archives import (
+from harness.hostile_writers import (
     Entry,
-    _extended,
-    _lying_lzma_members,
-    _lying_xz,
-    _pax_record,
     compress,
+    extended,
+    lying_lzma_members,
+    lying_xz,
+    pax_record,
     write_tar,
     write_zip,
 )
@@ -41,20 +41,20 @@ def tar_with(prefix: bytes) -> bytes:
 
 def test_pax_digit_runs_are_refused_before_tarfile_backtracks_on_them() -> None:
     # 64 KiB of digits took tarfile (Python 3.11.7, CVE-2024-6232) 11 s; 1 MiB, hours
-    refused(tar_with(_extended(b"x", _pax_record("path", b"1" * 60_000))), "p-1.0.tar.gz",
+    refused(tar_with(extended(b"x", pax_record("path", b"1" * 60_000))), "p-1.0.tar.gz",
             "digits in a row")  # fmt: skip
 
 
 def test_a_huge_extended_header_is_not_read_into_memory() -> None:
     # a 20 MiB PAX header gzips to 20 KiB; tarfile read it whole
-    refused(tar_with(_extended(b"x", _pax_record("comment", bytes(20 * MiB)))), "p-1.0.tar.gz",
+    refused(tar_with(extended(b"x", pax_record("comment", bytes(20 * MiB)))), "p-1.0.tar.gz",
             f"over {MAX_EXTENDED_BYTES}")  # fmt: skip
-    refused(tar_with(_extended(b"L", b"a" * (8 * MiB))), "p-1.0.tar.gz", "extended tar header")
+    refused(tar_with(extended(b"L", b"a" * (8 * MiB))), "p-1.0.tar.gz", "extended tar header")
 
 
 def test_a_chain_of_extended_headers_does_not_recurse() -> None:
     # tarfile parses each PAX header by recursion into the next: RecursionError
-    chain = _extended(b"x", _pax_record("comment", b"c")) * 3000
+    chain = extended(b"x", pax_record("comment", b"c")) * 3000
     refused(tar_with(chain), "p-1.0.tar.gz", f"more than {MAX_CHAIN} extended tar headers")
 
 
@@ -66,12 +66,12 @@ def test_malformed_pax_records_are_refused() -> None:
 
 def test_a_lying_xz_dictionary_is_not_allocated() -> None:
     # a 300-byte .tar.xz claiming a 4 GiB dictionary made liblzma allocate 4 GiB
-    data = _lying_xz(compress(write_tar(FILE, tarfile.GNU_FORMAT, {}), "xz"), 40)
+    data = lying_xz(compress(write_tar(FILE, tarfile.GNU_FORMAT, {}), "xz"), 40)
     refused(data, "p-1.0.tar.xz", "Memory usage limit")
 
 
 def test_a_lying_zip_lzma_dictionary_is_not_allocated() -> None:
-    data = _lying_lzma_members(write_zip(FILE, [zipfile.ZIP_LZMA]))
+    data = lying_lzma_members(write_zip(FILE, [zipfile.ZIP_LZMA]))
     with Archive(data, "p-1.0.zip") as archive:
         outcome = bounded(lambda: archive.read("pkg-1.0/PKG-INFO"))
     assert isinstance(outcome.error, ArchiveError)
