@@ -4,9 +4,11 @@ devpi-server does not serve PEP 700 fields such as ``upload-time``; tests that n
 upstream with them mirror this server instead. It also serves PEP 503 HTML for clients that
 do not ask for JSON, and the files themselves.
 
-Project pages carry an ``ETag`` (a digest of the page) and are answered ``304 Not
-Modified`` to an ``If-None-Match`` naming the current one, as PyPI does; ``log`` records
-every request with the headers that matter for that and the status it got.
+Project pages carry an ``ETag`` (a digest of the page and ``etag_generation``) and are
+answered ``304 Not Modified`` to an ``If-None-Match`` naming any ETag of the current page;
+a test bumps ``etag_generation`` to have unchanged pages served under a new ETag (as a
+server behind several caches does). ``log`` records every request with the headers that
+matter for that and the status it got.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Pep691Server:
     projects: dict[str, list[UpstreamFile]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     log: list[Seen] = field(default_factory=list)
+    etag_generation: int = 0
     _httpd: ThreadingHTTPServer | None = None
 
     @property
@@ -137,10 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _send_page(self, body: bytes, ctype: str) -> None:
-        """A project page with its ETag; 304 to a request that names it."""
-        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        """A project page with its ETag; 304 to a request that names an ETag of it."""
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        etag = f'"{digest}-{self.upstream.etag_generation}"'
         wanted = [t.strip() for t in self.headers.get("If-None-Match", "").split(",")]
-        if etag in wanted:
+        if any(t.startswith(f'"{digest}-') for t in wanted):
             self._send(HTTPStatus.NOT_MODIFIED, b"", ctype, etag)
         else:
             self._send(HTTPStatus.OK, body, ctype, etag)
