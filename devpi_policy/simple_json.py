@@ -4,27 +4,28 @@ devpi-server 6.20 answers PEP 691 JSON with api-version 1.0 and no PEP 700 field
 (``--uploaded-prior-to``) and uv (``--exclude-newer``) need ``upload-time`` on every
 candidate. A view deriver around devpi's simple views (``+simple/`` and the pages devpi
 gives installers at ``/user/idx/`` and ``/user/idx/project/``) completes devpi's answer
-with the true upload times (adapters/upload_times.py) after the rules have filtered it.
-A file whose time is unknown carries no ``upload-time`` (never a made-up one).
+with the true upload times (adapters/upload_times.py) after the rules have filtered it
+(core/pep691.py splices them into devpi's page). A file whose time is unknown carries no
+``upload-time`` (never a made-up one).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin
 
-from packaging.version import InvalidVersion, Version
-
 from devpi_policy.adapters import upload_times
 from devpi_policy.adapters.serial_memo import SerialMemo
-from devpi_policy.adapters.serving import stored_in
-from devpi_policy.core.evaluate import split_filename
+from devpi_policy.core.links import stored_in
+from devpi_policy.core.pep691 import complete_page
+from devpi_policy.core.rules import normalize
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from devpi_policy.core.pep691 import Fields
 
 JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
 PROJECT_ROUTES: Final = frozenset(
@@ -67,13 +68,24 @@ def _complete_list_page(request: Any, response: Any) -> None:  # noqa: ARG001
         response.body = _NEW_META + body[len(_OLD_META) :]
 
 
-class _PageMemo(SerialMemo[tuple[str, bytes], bytes]):
-    """Completed pages of one keyfs serial, by devpi's page (path and body hash): the times
-    of a serial's files do not change, so a page every file of which had its time is
-    completed once per serial. Pages where a time was missing are not kept."""
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """devpi's page and its completion, and how long that holds (upload_times.Validity)."""
+
+    body: bytes
+    completed: bytes
+    validity: upload_times.Validity
+
+
+class _PageMemo(SerialMemo[tuple[str, int], _Page]):
+    """Completed pages of one keyfs serial, by path and length of devpi's page: pages are
+    served again and again, and their files' times change only with a new serial, or when
+    an upstream fetch ends or is due (the page's validity). A page is reused only for the
+    same bytes of devpi's page."""
 
 
 _PAGES_MAX: Final = 512
+_PAGES_BYTES: Final = 64 * 1024 * 1024
 
 
 @lru_cache(maxsize=8)  # one xom per process (tests: a few)
@@ -85,51 +97,41 @@ def _complete_project_page(request: Any, response: Any) -> None:
     xom = request.registry["xom"]
     body = response.body
     table = _pages_of(xom).table(xom)
-    key = (str(request.path), hashlib.sha1(body, usedforsecurity=False).digest())
+    key = (str(request.path), len(body))
     done = None if table is None else table.get(key)
-    if done is not None:
-        response.body = done
+    if done is not None and done.body == body and done.validity.holds():
+        response.body = done.completed
         return
-    completed, complete = _completed(request, body)
+    with upload_times.tracking() as validity:
+        completed = complete_page(body, _fields_of(request))
     response.body = completed
-    if complete and table is not None and len(table) < _PAGES_MAX:
-        table[key] = completed
+    if table is not None and (key in table or _room(table, len(body) + len(completed))):
+        table[key] = _Page(body, completed, validity)
 
 
-def _completed(request: Any, body: bytes) -> tuple[bytes, bool]:
-    """The page with PEP 700's fields, and whether every file had its upload time."""
-    data = json.loads(body)
+def _room(table: dict[tuple[str, int], _Page], size: int) -> bool:
+    """Whether one more page of ``size`` bytes fits (asked only when a page is new)."""
+    if len(table) >= _PAGES_MAX:
+        return False
+    return sum(len(p.body) + len(p.completed) for p in table.values()) + size <= _PAGES_BYTES
+
+
+def _fields_of(request: Any) -> Fields:
+    """The size and upload time of a file of the page, by its name and URL."""
     xom = request.registry["xom"]
-    complete = True
-    project = str(data.get("name") or request.matchdict.get("project", "")).strip("/")
+    project = normalize(str(request.matchdict.get("project", "")).strip("/"))
     stages: dict[str, Any] = {}
-    versions = set()
-    for item in data.get("files", ()):
-        filename = item["filename"]
-        version = split_filename(filename)[1]
-        if version:
-            versions.add(version)
-        holder = stored_in(urljoin(request.path, item["url"]))
-        if holder is not None and holder not in stages:
-            stages[holder] = upload_times.stage_by_name(xom, holder)
-        if holder is None or stages[holder] is None:
-            complete = False
-            continue
-        found = upload_times.file_time(stages[holder], project, filename)
-        if found.size is not None:
-            item["size"] = found.size
-        if found.upload_time is not None:
-            item["upload-time"] = found.upload_time
-        else:
-            complete = False
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    data["meta"] = {**meta, "api-version": "1.1"}
-    data["versions"] = sorted(versions, key=_version_key)
-    return json.dumps(data, separators=(",", ":")).encode(), complete
 
+    def fields(filename: str, url: str) -> tuple[int | None, str | None]:
+        holder = stored_in(url) or stored_in(urljoin(request.path, url))
+        if holder is None:
+            return None, None
+        stage = stages.get(holder)
+        if stage is None:
+            stage = stages[holder] = upload_times.stage_by_name(xom, holder)
+            if stage is None:
+                return None, None
+        found = upload_times.file_time(stage, project, filename)
+        return found.size, found.upload_time
 
-def _version_key(text: str) -> tuple[int, Any]:
-    try:
-        return (1, Version(text))
-    except InvalidVersion:
-        return (0, text)
+    return fields

@@ -16,7 +16,8 @@ from packaging.version import InvalidVersion, Version
 
 from devpi_policy import web_listings
 from devpi_policy.adapters.policy import decide_path
-from devpi_policy.adapters.serving import ServingView, stored_in
+from devpi_policy.adapters.serving import ServingView
+from devpi_policy.core.links import stored_in
 from devpi_policy.core.subject import Subject
 
 VERSION_PAGE = "/{user}/{index}/{project}/{version}"

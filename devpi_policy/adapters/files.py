@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
+from devpi_server.filestore import FileEntry
+
+from devpi_policy.adapters import quarantine, upload_times
 from devpi_policy.adapters.plugins import NO_FACTS
 from devpi_policy.adapters.policy import MEMO_SIZE, IndexPolicy, PolicyCache, decide_path
 from devpi_policy.adapters.policy import index_reasons as _index_reasons
@@ -22,6 +25,8 @@ from devpi_policy.core.evaluate import Decision, decide, split_filename
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from devpi_policy.core.rules import Rules
 
 
@@ -66,7 +71,7 @@ def entry_relpath(path_info: str) -> str:
 
 def resolve(xom: Any, relpath: str) -> ServedFile | None:
     """The entry devpi serves for ``relpath`` (``None``: none, or deleted)."""
-    entry = xom.filestore.get_file_entry(relpath)
+    entry = _file_entry(xom, relpath)
     if entry is None or not entry.meta:
         return None
     filename = str(entry.basename)
@@ -79,10 +84,45 @@ def resolve(xom: Any, relpath: str) -> ServedFile | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Expiring:
+    """A decision with the quarantine's verdict in it: it holds until that verdict may
+    change by time alone, and while the upload time it read holds."""
+
+    decision: Decision
+    changes_at: datetime | None
+    validity: upload_times.Validity
+
+
+#: keyfs key names by file path: devpi asks its database which key a path is (a query per
+#: lookup); a path's key never changes, only whether it exists (read from the key itself)
+_KEY_NAMES: dict[str, str] = {}
+_KEY_NAMES_MAX: Final = 200_000
+
+
+def _file_entry(xom: Any, relpath: str) -> Any:
+    """``xom.filestore.get_file_entry(relpath)``, without asking the database for the key
+    name of a path seen before."""
+    name = _KEY_NAMES.get(relpath)
+    if name is None:
+        entry = xom.filestore.get_file_entry(relpath)
+        found = getattr(getattr(entry, "key", None), "name", None)
+        if isinstance(found, str):
+            if len(_KEY_NAMES) >= _KEY_NAMES_MAX:
+                _KEY_NAMES.clear()
+            _KEY_NAMES[relpath] = found
+        return entry
+    return FileEntry(xom.keyfs.get_key_instance(name, relpath))
+
+
 def memoised(xom: Any, policies: PolicyCache, relpath: str) -> Any:
     """The memoised decision for ``relpath`` at this serial, else ``NOT_MEMOISED``."""
     memo = policies.memo(xom)
-    return NOT_MEMOISED if memo is None else memo.get(relpath, NOT_MEMOISED)
+    found = NOT_MEMOISED if memo is None else memo.get(relpath, NOT_MEMOISED)
+    if isinstance(found, _Expiring):
+        expired = found.changes_at is not None and quarantine.now() >= found.changes_at
+        return NOT_MEMOISED if expired or not found.validity.holds() else found.decision
+    return found
 
 
 def decide_file(
@@ -100,18 +140,40 @@ def decide_file(
     if served is None:
         return UNRESOLVED  # not memoised: devpi may create it (mirror) in its view
     policy = policies.get(xom, served.index)
+    kept: Decision | _Expiring | None
     if policy is None or not policy.active:
-        decision = None
-    elif policy.plugin_rules:  # plugins may answer from more than the options: not memoised
+        decision = kept = None
+    elif policy.plugin_rules and not policy.problems:  # (invalid options refuse alone)
         if not plugins:
             return NEEDS_PLUGINS
-        return decide_path(xom, [policy], _subject(served))
+        # the quarantine alone is memoised with its expiry; other plugins may answer from
+        # more than the options: not memoised
+        kept = None if policy.quarantine is None else _with_quarantine(xom, policy, served)
+        if kept is None:
+            return decide_path(xom, [policy], _subject(served))
+        decision = kept.decision
     else:
-        decision = _own_rules_decision(policy.index, policy.rules, policy.problems, served)
+        decision = kept = _own_rules_decision(policy.index, policy.rules, policy.problems, served)
     memo = policies.memo(xom)
     if memo is not None and len(memo) < MEMO_SIZE:
-        memo[relpath] = decision
+        memo[relpath] = kept
     return decision
+
+
+def _with_quarantine(xom: Any, policy: IndexPolicy, served: ServedFile) -> _Expiring | None:
+    """The decision of the index options and of the quarantine (``None``: the quarantine
+    could not judge)."""
+    own = _own_rules_decision(policy.index, policy.rules, policy.problems, served)
+    if policy.quarantine is None:
+        return None
+    moment = quarantine.now()
+    try:
+        with upload_times.tracking() as validity:
+            verdict = quarantine.judge(xom, policy.quarantine, _subject(served), moment)
+    except Exception:  # noqa: BLE001 - the plugin path logs why, and fails closed
+        return None
+    reasons = [*own.denials, *own.dry_run, *verdict.reasons]
+    return _Expiring(decide([(policy.mode, reasons)]), verdict.changes_at, validity)
 
 
 def _subject(served: ServedFile) -> Subject:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devpi_policy.adapters.serving import link_basename, stored_in
+from devpi_policy.core.links import link_basename, stored_in
 
 if TYPE_CHECKING:
     from devpi_policy.adapters.serving import ServingView

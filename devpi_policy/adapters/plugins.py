@@ -9,6 +9,7 @@ that names the plugin.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pluggy import PluginManager
@@ -17,11 +18,13 @@ from devpi_foundry_common.failures import log_failure
 from devpi_foundry_common.singletons import per_server
 from devpi_policy import age_rules, hookspecs
 from devpi_policy.adapters.devpi import metrics_for
+from devpi_policy.adapters.quarantine import judge
 from devpi_policy.core.facts import Facts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from devpi_policy.core.age import AgeRules
     from devpi_policy.core.subject import Subject
 
 log = logging.getLogger(__name__)
@@ -56,15 +59,25 @@ def validate_options(xom: Any, index: str, options: Mapping[str, Any]) -> list[s
 
 def has_rules(xom: Any, index: str, options: Mapping[str, Any]) -> bool:
     """Whether any plugin has rules in these options."""
+    return any(rule_kinds(xom, index, options))
+
+
+def rule_kinds(xom: Any, index: str, options: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether devpi_policy's own quarantine (age_rules.py) has rules in these options, and
+    whether any other plugin has: the quarantine alone is judged without pluggy."""
     manager = plugin_manager(xom)
-    if not manager.get_plugins():
-        return False
     try:
-        return any(manager.hook.devpipolicy_has_rules(index=index, options=options))
+        own = manager.is_registered(age_rules) and age_rules.devpipolicy_has_rules(index, options)
+        return own, any(_others(manager)(index=index, options=options))
     except Exception as exc:  # noqa: BLE001 - a broken plugin must be evaluated (and fail closed), not skipped
         log_failure(log, exc, f"devpi_policy plugin failed in devpipolicy_has_rules for {index}",
                     metrics_for(xom))  # fmt: skip
-        return True
+        return False, True
+
+
+@lru_cache(maxsize=8)  # one manager per server (tests: a few)
+def _others(manager: PluginManager) -> Any:
+    return manager.subset_hook_caller("devpipolicy_has_rules", remove_plugins=[age_rules])
 
 
 def new_facts(xom: Any, subject: Subject) -> Facts:
@@ -84,10 +97,22 @@ def new_facts(xom: Any, subject: Subject) -> Facts:
     return Facts(provide)
 
 
-def check(xom: Any, subject: Subject, options: Mapping[str, Any], facts: Facts) -> list[str]:
-    """The plugins' reasons to refuse ``subject`` under ``options``."""
+def check(
+    xom: Any,
+    subject: Subject,
+    options: Mapping[str, Any],
+    facts: Facts,
+    quarantine: AgeRules | None = None,
+) -> list[str]:
+    """The plugins' reasons to refuse ``subject`` under ``options``; ``quarantine``: the
+    index's quarantine rules when they are its only plugin rules (judged without pluggy,
+    as age_rules.devpipolicy_check does)."""
     manager = plugin_manager(xom)
     try:
+        if quarantine is not None:
+            return (
+                [] if subject.phase == "upload" else list(judge(xom, quarantine, subject).reasons)
+            )
         results = manager.hook.devpipolicy_check(
             subject=subject, options=options, facts=facts, xom=xom
         )

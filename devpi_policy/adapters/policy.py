@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from devpi_foundry_common.singletons import per_server
 from devpi_policy.adapters import plugins
+from devpi_policy.adapters.quarantine import age_rules
 from devpi_policy.config import DEFAULTS
 from devpi_policy.core.evaluate import (
     Decision,
@@ -26,6 +27,7 @@ from devpi_policy.errors import InvalidRulesError
 if TYPE_CHECKING:
     from collections.abc import Hashable, Mapping, Sequence
 
+    from devpi_policy.core.age import AgeRules
     from devpi_policy.core.facts import Facts
     from devpi_policy.core.subject import Subject
 
@@ -40,6 +42,8 @@ class IndexPolicy:
     problems: tuple[str, ...]
     options: Mapping[str, Any]
     plugin_rules: bool
+    #: the quarantine rules, when they are the only plugin rules here (judged without pluggy)
+    quarantine: AgeRules | None = None
 
     @property
     def active(self) -> bool:
@@ -90,13 +94,15 @@ def index_policy(stage: Any) -> IndexPolicy:
     """The policy of a devpi stage (any index type)."""
     options = stage.ixconfig
     rules, problems = _parse_options(stage.name, options)
+    quarantine, others = plugins.rule_kinds(stage.xom, stage.name, options)
     return IndexPolicy(
         index=stage.name,
         mode=rules.mode,
         rules=rules,
         problems=problems,
         options=options,
-        plugin_rules=plugins.has_rules(stage.xom, stage.name, options),
+        plugin_rules=quarantine or others,
+        quarantine=age_rules(stage.name, options)[0] if quarantine and not others else None,
     )
 
 
@@ -208,7 +214,8 @@ def index_reasons(xom: Any, policy: IndexPolicy, subject: Subject, facts: Facts)
     else:
         reasons = list(cached_release_denials(policy.rules, subject.project, subject.version))
     if policy.plugin_rules:
-        reasons += plugins.check(xom, replace(subject, index=policy.index), policy.options, facts)
+        asked = replace(subject, index=policy.index)
+        reasons += plugins.check(xom, asked, policy.options, facts, policy.quarantine)
     return reasons
 
 

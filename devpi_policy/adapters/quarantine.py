@@ -67,21 +67,43 @@ def _verdicts_of(xom: Any) -> _Verdicts:  # noqa: ARG001 - xom is the cache key
 def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = None) -> AgeVerdict:
     """The verdict of ``rules`` (index ``rules.index``) about a file or a release; a
     project as a whole is never quarantined (its old releases stay)."""
-    moment = at or now()
     version = subject.version
     if subject.filename is not None:
         version = split_filename(subject.filename)[1] or version
     if rules.empty or (version is None and subject.filename is None):
         return AgeVerdict()
+    where = (subject.stored_in, subject.project, version, subject.filename)
+    return _judged(xom, rules, where, at or now())
+
+
+def judge_file(
+    xom: Any, rules: AgeRules, file: tuple[str | None, str, str], at: datetime
+) -> AgeVerdict:
+    """:func:`judge` of a file a listing serves: ``file`` is (the index holding it, if
+    known; its project; its name)."""
+    if rules.empty:
+        return AgeVerdict()
+    stored_in, project, filename = file
+    return _judged(xom, rules, (stored_in, project, split_filename(filename)[1], filename), at)
+
+
+def _judged(
+    xom: Any,
+    rules: AgeRules,
+    where: tuple[str | None, str, str | None, str | None],
+    moment: datetime,
+) -> AgeVerdict:
+    """The verdict about ``where``: (stored in, project, version, file name or ``None``)."""
     table = _verdicts_of(xom).table(xom)
-    key = (rules, subject.stored_in, subject.project, version, subject.filename)
+    key = (rules, *where)
     found = None if table is None else table.get(key)
     if found is not None and (found.changes_at is None or moment < found.changes_at):
         return found
+    _, project, version, filename = where
     exceptions = exceptions_store.load(xom, rules.index)
-    until = excepted_until(exceptions, subject.project, version, moment)
-    label = subject.filename or f"{subject.project} {version}"
-    uploaded = _uploaded(xom, rules.index, subject, version)
+    until = excepted_until(exceptions, project, version, moment)
+    label = filename or f"{project} {version}"
+    uploaded = _uploaded(xom, rules.index, where)
     verdict = judge_age(rules, label, uploaded, moment, excepted_until=until)
     # an unknown time may still arrive at this serial (a fetch under way): not kept
     if table is not None and uploaded is not None and len(table) < _VERDICTS_MAX:
@@ -89,24 +111,27 @@ def judge(xom: Any, rules: AgeRules, subject: Subject, at: datetime | None = Non
     return verdict
 
 
-def _uploaded(xom: Any, index: str, subject: Subject, version: str | None) -> datetime | None:
-    holder = upload_times.stage_by_name(xom, subject.stored_in) if subject.stored_in else None
+def _uploaded(
+    xom: Any, index: str, where: tuple[str | None, str, str | None, str | None]
+) -> datetime | None:
+    stored_in, project, version, filename = where
+    holder = upload_times.stage_by_name(xom, stored_in) if stored_in else None
     if holder is None:
         rules_stage = upload_times.stage_by_name(xom, index)
         stages = [] if rules_stage is None else list(rules_stage.sro())
     else:
         stages = [holder]
-    if subject.filename is not None:
+    if filename is not None:
         for stage in stages:
-            found = upload_times.project_times(stage, subject.project).get(subject.filename)
-            if found is None and _lists(stage, subject.project, subject.filename):
-                found = upload_times.file_time(stage, subject.project, subject.filename)
+            found = upload_times.project_times(stage, project).get(filename)
+            if found is None and _lists(stage, project, filename):
+                found = upload_times.file_time(stage, project, filename)
             if found is not None:
                 return found.uploaded
         return None
     if version is None:
         return None
-    return upload_times.release_time(stages, subject.project, version)
+    return upload_times.release_time(stages, project, version)
 
 
 def _lists(stage: Any, project: str, filename: str) -> bool:

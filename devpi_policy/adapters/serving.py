@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from devpi_server.model import BaseStageCustomizer
 
 from devpi_foundry_common.customizers import CustomizerWrapper, Results
-from devpi_policy.adapters import plugins
+from devpi_policy.adapters import plugins, quarantine_pages
 from devpi_policy.adapters.devpi import PolicyOptionsMixin
 from devpi_policy.adapters.policy import IndexPolicy, option_problems, serving_path
 from devpi_policy.core.evaluate import cached_file_denials, cached_release_denials, split_filename
+from devpi_policy.core.links import link_basename, stored_in
 from devpi_policy.core.subject import Subject
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ class ServingView:
                         facts = plugins.new_facts(self.xom, subject)
                     assert facts is not None  # noqa: S101 - set together with subject
                     asked = replace(subject, index=policy.index)
-                    refused = bool(plugins.check(self.xom, asked, policy.options, facts))
+                    refused = bool(
+                        plugins.check(self.xom, asked, policy.options, facts, policy.quarantine)
+                    )
             if refused and policy.mode == "enforce":
                 return i
             if refused:
@@ -116,6 +119,9 @@ class ServingView:
             # project page's answer is memoised whole (pages are re-served unchanged)
             path = tuple((p.index, p.rules, bool(p.problems), p.mode) for p in self.policies)
             return _links_flags(path, hrefs)
+        if all(p.quarantine is not None for p in self.policies if p.plugin_rules):
+            # the quarantine is the only plugin rule: judged page-wise, memoised with expiry
+            return quarantine_pages.links_flags(self.xom, self.policies, project, hrefs)
         return (self.file_allowed(project, link_basename(href), stored_in(href)) for href in hrefs)
 
     def file_allowed(self, project: str, filename: str, stored_in: str | None) -> bool:
@@ -156,34 +162,6 @@ def _links_flags(
                 break
         flags.append(allowed)
     return None if all(flags) else tuple(flags)
-
-
-def link_basename(href: str) -> str:
-    """The file name of a simple-page link, without devpi's (slower) URL parsing.
-
-    >>> link_basename("root/pypi/+f/abc/def/x-1.0.tar.gz#sha256=00")
-    'x-1.0.tar.gz'
-    """
-    return href.split("#", 1)[0].rsplit("/", 1)[-1]
-
-
-def stored_in(href: str) -> str | None:
-    """The index holding a file, from a devpi path ``user/index/+f/...`` or a file URL.
-
-    >>> stored_in("root/pypi/+f/abc/def/x-1.0.tar.gz#sha256=00")
-    'root/pypi'
-    >>> stored_in("http://h:1/prefix/root/pypi/+e/https_h/x-1.0.tar.gz")
-    'root/pypi'
-    >>> stored_in("../../+f/x") is None
-    True
-    """
-    parts = href.split("#", 1)[0].split("/")
-    for i, part in enumerate(parts):
-        if part in ("+f", "+e"):
-            if i < 2 or parts[i - 2] in ("", ".", ".."):  # noqa: PLR2004
-                return None
-            return f"{parts[i - 2]}/{parts[i - 1]}"
-    return None
 
 
 def _and(base: Iterator[bool], ours: Iterable[bool]) -> Iterator[bool]:

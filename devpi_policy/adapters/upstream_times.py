@@ -29,6 +29,14 @@ PROJECTS_KEY: Final = "POLICYUPLOADTIMESPROJECTS"
 RETRY_FAILED: Final = 30.0
 #: (sha256, upload time as RFC 3339 or None, size or None) per file name
 Files = dict[str, list[Any]]
+#: fetches finished in this process (any server): what was computed from the fetchers'
+#: state at another count may be out of date (see upload_times.Validity)
+_FINISHED = [0]
+
+
+def finished_fetches() -> int:
+    """How many fetches have finished so far in this process."""
+    return _FINISHED[0]
 
 
 def register_keys(keyfs: Any) -> None:
@@ -124,6 +132,7 @@ class TimesFetcher:
             with self._lock:
                 self._fresh[key] = (time.monotonic(), files, etag)
                 self._pending.pop(key, None)
+                _FINISHED[0] += 1
             future.set_result(files)
         return files
 
@@ -153,6 +162,7 @@ class TimesFetcher:
         with self._lock:
             for key in [k for k in self._fresh if k[0] == index]:
                 del self._fresh[key]
+            _FINISHED[0] += 1
 
     def _fetch(self, index: str, project: str) -> tuple[Files | None, str | None]:
         """The files of the upstream page (``None``: failed) and its ETag."""

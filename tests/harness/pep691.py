@@ -3,6 +3,12 @@
 devpi-server does not serve PEP 700 fields such as ``upload-time``; tests that need an
 upstream with them mirror this server instead. It also serves PEP 503 HTML for clients that
 do not ask for JSON, and the files themselves.
+
+Project pages carry an ``ETag`` (a digest of the page and ``etag_generation``) and are
+answered ``304 Not Modified`` to an ``If-None-Match`` naming any ETag of the current page;
+a test bumps ``etag_generation`` to have unchanged pages served under a new ETag (as a
+server behind several caches does). ``log`` records every request with the headers that
+matter for that and the status it got.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import html
 import json
 import threading
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,12 +67,25 @@ class UpstreamFile:
         return entry
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One request the server answered."""
+
+    path: str
+    accept: str
+    if_none_match: str | None
+    status: int
+    etag: str | None
+
+
 @dataclass
 class Pep691Server:
     """Serves ``projects`` (name -> files) until :meth:`stop`."""
 
     projects: dict[str, list[UpstreamFile]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    log: list[Seen] = field(default_factory=list)
+    etag_generation: int = 0
     _httpd: ThreadingHTTPServer | None = None
 
     @property
@@ -104,12 +124,30 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         self.upstream.requests.append(self.path)
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, etag: str | None = None) -> None:
+        seen = Seen(self.path, self.headers.get("Accept", ""),
+                    self.headers.get("If-None-Match"), status, etag)  # fmt: skip
+        self.upstream.log.append(seen)
         self.send_response(status)
+        if etag is not None:
+            self.send_header("ETag", etag)
+        if status == HTTPStatus.NOT_MODIFIED:
+            self.end_headers()
+            return
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_page(self, body: bytes, ctype: str) -> None:
+        """A project page with its ETag; 304 to a request that names an ETag of it."""
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        etag = f'"{digest}-{self.upstream.etag_generation}"'
+        wanted = [t.strip() for t in self.headers.get("If-None-Match", "").split(",")]
+        if any(t.startswith(f'"{digest}-') for t in wanted):
+            self._send(HTTPStatus.NOT_MODIFIED, b"", ctype, etag)
+        else:
+            self._send(HTTPStatus.OK, body, ctype, etag)
 
     def do_GET(self) -> None:
         parts = [p for p in self.path.split("?")[0].split("/") if p]
@@ -140,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             versions = sorted({f.filename.split("-")[1] for f in files})
             data = {"meta": {"api-version": "1.1"}, "name": _normalize(name), "files": entries}
             data["versions"] = versions
-            self._send(200, json.dumps(data).encode(), JSON_TYPE)
+            self._send_page(json.dumps(data).encode(), JSON_TYPE)
             return
         anchor = '<a href="{url}#sha256={sha256}">{name}</a>\n'
         links = "".join(
@@ -149,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             for e in entries
         )
-        self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")
+        self._send_page(f"<html><body>{links}</body></html>".encode(), "text/html")
 
     def _file(self, filename: str) -> None:
         if filename.endswith(".metadata"):
