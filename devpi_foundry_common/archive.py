@@ -59,7 +59,18 @@ def _open_tar(fileobj: IO[bytes], limits: Limits) -> tarfile.TarFile:
     if magic == XZ_MAGIC:
         reader = open_xz(fileobj, limits.max_lzma_memory)
         return tarfile.open(fileobj=reader, mode="r:", tarinfo=BoundedTarInfo)
-    return tarfile.open(fileobj=fileobj, mode="r:*", tarinfo=BoundedTarInfo)
+    # not tarfile's "r:*": it also tries xz (and legacy .lzma) with no memory limit, which
+    # took 32 MiB for 10 KiB of zeros (found by tox -e fuzz); xz only through open_xz above
+    failed = []
+    for method in ("tar", "gz", "bz2"):
+        fileobj.seek(start)
+        try:
+            mode = "r:" if method == "tar" else f"r:{method}"
+            return tarfile.open(fileobj=fileobj, mode=mode, tarinfo=BoundedTarInfo)
+        except (tarfile.ReadError, tarfile.CompressionError) as exc:
+            failed.append(f"- method {method}: {exc!r}")
+    msg = "file could not be opened successfully:\n" + "\n".join(failed)
+    raise tarfile.ReadError(msg)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

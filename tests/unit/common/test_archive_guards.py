@@ -118,3 +118,15 @@ def test_a_plain_tar_xz_within_the_limit_is_read() -> None:
     data = compress(write_tar(FILE, tarfile.PAX_FORMAT, {"comment": "ok"}), "xz")
     with Archive(io.BytesIO(data), "p-1.0.tar.xz") as archive:
         assert archive.read("pkg-1.0/PKG-INFO") == b"Name: pkg\n"
+
+
+def test_a_tar_that_is_not_xz_is_never_tried_as_xz_without_the_lzma_limit() -> None:
+    """tarfile's own "r:*" tries xz and legacy .lzma with no memory limit: 10 KiB of zeros
+    (with one byte inserted) made it allocate 32 MiB (tox -e fuzz, test_tar_archives)."""
+    data = bytearray(10241)
+    data[58] = 2  # inside the first header: a bad checksum
+    outcome = bounded(lambda: Archive(bytes(data), "pkg-1.0.tar.gz", Limits()).members)
+    assert isinstance(outcome.error, ArchiveError)
+    assert "method tar" in str(outcome.error)
+    assert "lzma" not in str(outcome.error)
+    assert outcome.peak < 4 * MiB
