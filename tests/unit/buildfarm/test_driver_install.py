@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -74,6 +75,9 @@ def test_headers_go_into_the_venv_as_pip_puts_them(tmp_path: Path, venv_python: 
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     header = tmp_path / "env" / "include" / "site" / version / "withheaders" / "withheaders.h"
     assert header.read_text() == "/* api */\n"
+    base = Path(sysconfig.get_paths()["include"])  # the base Python's: nothing written there
+    assert not (base / "withheaders").exists()
+    assert not (base / "withheaders.h").exists()
 
 
 @pytest.mark.parametrize("member", ["../../../escape.txt", "/tmp/devpi-foundry-escape.txt"])
