@@ -17,7 +17,7 @@ import zipfile  # noqa: TID251 - this is the archive module
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Final, Self
+from typing import IO, TYPE_CHECKING, Final, Literal, Self
 
 from devpi_foundry_common.archive_guards import (
     XZ_MAGIC,
@@ -62,13 +62,13 @@ def _open_tar(fileobj: IO[bytes], limits: Limits) -> tarfile.TarFile:
     # not tarfile's "r:*": it also tries xz (and legacy .lzma) with no memory limit, which
     # took 32 MiB for 10 KiB of zeros (found by tox -e fuzz); xz only through open_xz above
     failed = []
-    for method in ("tar", "gz", "bz2"):
+    modes: tuple[Literal["r:", "r:gz", "r:bz2"], ...] = ("r:", "r:gz", "r:bz2")
+    for mode in modes:
         fileobj.seek(start)
         try:
-            mode = "r:" if method == "tar" else f"r:{method}"
             return tarfile.open(fileobj=fileobj, mode=mode, tarinfo=BoundedTarInfo)
         except (tarfile.ReadError, tarfile.CompressionError) as exc:
-            failed.append(f"- method {method}: {exc!r}")
+            failed.append(f"- method {mode[2:] or 'tar'}: {exc!r}")
     msg = "file could not be opened successfully:\n" + "\n".join(failed)
     raise tarfile.ReadError(msg)
 
