@@ -25,7 +25,8 @@ gives none, and every file would be judged "unknown"); both servers mirror that 
 
 Prints a table with plugins/plain ratios and the goal of each measurement.
 
-Usage (tox -e bench): python tools/bench.py --plain PLAIN_VENV [--rounds R] [--check]
+Usage (tox -e bench): python tools/bench.py --plain PLAIN_VENV [--plugins FOUNDRY_VENV]
+[--rounds R] [--check]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import contextlib
 import hashlib
 import math
+import os
 import statistics
 import sys
 import time
@@ -223,28 +225,48 @@ def rss_kib(server: DevpiServer) -> int:
     return 0
 
 
+def cpu_seconds(server: DevpiServer) -> float:
+    """CPU time the server process has used so far (all its threads; Linux)."""
+    if server.proc is None:
+        return 0.0
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: seconds between two looks at a settling server, and the share of one core it may use
+#: then and still count as idle
+SETTLE_STEP = 0.5
+IDLE_SHARE = 0.05
+
+
 def settle(server: DevpiServer, timeout: float = 600.0) -> None:
     """Wait until the server's background work is done: devpi's event hooks have caught up
     with its serial, devpi-web's search indexer queue and devpi_license's extraction queue
-    are empty, twice in a row.
+    are empty, and the process used under 5 % of a core, twice in a row.
 
     Without this, the server set up last would still be indexing (devpi-web re-reads every
     project an upload touched) while its first rounds are timed, and lose by that alone.
+    The queues alone do not say it: devpi-web's indexer takes an item off its queue before
+    it works on it (for many seconds after a mirror was warmed: a server was measured using
+    40 % of a core for 30 s after its queue metric read 0), so the CPU time is asked too.
     """
     deadline = time.monotonic() + timeout
     quiet = 0
     while quiet < 2:  # noqa: PLR2004
+        before = cpu_seconds(server)
+        time.sleep(SETTLE_STEP)
+        busy = cpu_seconds(server) - before > IDLE_SHARE * SETTLE_STEP
         status = server.status()
         queued = sum(
             value
             for name, _, value in status.get("metrics", [])
             if name in ("devpi_web_whoosh_index_queue_size", "devpi_license_extract_queue")
         )
-        quiet = quiet + 1 if queued == 0 and status["event-serial"] >= status["serial"] else 0
+        idle = queued == 0 and status["event-serial"] >= status["serial"] and not busy
+        quiet = quiet + 1 if idle else 0
         if time.monotonic() > deadline:
             msg = f"{server.url}: background work not done within {timeout} s: {status}"
             raise RuntimeError(msg)
-        time.sleep(0.5)
 
 
 def measure(targets: list[Target], rounds: int, workers: int) -> Results:
@@ -319,6 +341,11 @@ def report(results: Results, args: argparse.Namespace, upstream: Upstream) -> bo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plain", type=Path, required=True, help="venv with plain devpi")
+    parser.add_argument(
+        "--plugins", type=Path, default=Path(sys.executable).parent.parent,
+        help="venv with devpi and devpi-foundry (tools/plain_devpi.py --foundry; default: "
+        "this one)",
+    )  # fmt: skip
     parser.add_argument("--files", type=int, default=300, help="files of the root/bench project")
     parser.add_argument(
         "--mirror-files", type=int, default=1000, help="files of the mirrored project"
@@ -345,10 +372,11 @@ def main() -> int:
     parser.add_argument("--raw", action="store_true", help="print every round's values too")
     args = parser.parse_args()
     plain_bindir = args.plain / "bin"
+    plugins_bindir = args.plugins / "bin"
     with TemporaryDirectory(prefix="foundry-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         # with --min-age the upstream must serve upload times: devpi-foundry does
-        upstream_bindir = Path(sys.executable).parent if args.min_age else plain_bindir
+        upstream_bindir = plugins_bindir if args.min_age else plain_bindir
         upstream = start_upstream(upstream_bindir, workdir, args.mirror_files)
         if args.min_age:  # the stand-in for PyPI computes its first page's times once
             settle(upstream.server)
@@ -358,7 +386,7 @@ def main() -> int:
         stack.callback(upstream.server.stop)
         print(f"upstream: {upstream.files} wheels uploaded in {upstream.seconds:.1f} s")
         targets = []
-        for name, bindir in (("plain", plain_bindir), ("plugins", Path(sys.executable).parent)):
+        for name, bindir in (("plain", plain_bindir), ("plugins", plugins_bindir)):
             targets.append(setup(name, bindir, workdir, args, upstream))
             stack.callback(targets[-1].server.stop)
         results = measure(targets, args.rounds, args.workers)
