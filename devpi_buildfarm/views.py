@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from devpi_server.views import apireturn
+from pyramid.events import ApplicationCreated
 from pyramid.response import Response
 from pyramid.tweens import EXCVIEW
 
@@ -29,6 +30,7 @@ from devpi_buildfarm.core.builders import builder_for
 from devpi_buildfarm.core.jobs import JobState
 from devpi_buildfarm.core.requests import MAX_REQUIREMENTS, parse_requirement
 from devpi_buildfarm.errors import JobTransitionError
+from devpi_foundry_common.gcfreeze import freeze_startup_heap
 from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
 from devpi_foundry_common.indexconfig import requested_index_options
 
@@ -246,6 +248,7 @@ def _json_body(request: Any) -> dict[str, Any]:
 def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_buildfarm.views")``."""
     config.add_view_deriver(index_writes_deriver, name="devpi_buildfarm_index_writes")
+    config.add_subscriber(freeze_startup_heap, ApplicationCreated)
     config.add_tween("devpi_buildfarm.adapters.publisher.tween_factory",
                      under="devpi_server.views.tween_keyfs_transaction", over=EXCVIEW)  # fmt: skip
     routes = [

@@ -12,9 +12,10 @@ from typing import Any
 
 from devpi_server.views import apireturn
 from packaging.utils import canonicalize_name
-from pyramid.events import BeforeRender
+from pyramid.events import ApplicationCreated, BeforeRender
 from pyramid.tweens import EXCVIEW
 
+from devpi_foundry_common.gcfreeze import freeze_startup_heap
 from devpi_foundry_common.index_writes import is_index_write_view, wrap_index_write
 from devpi_foundry_common.indexconfig import requested_index_options, unenforced_options
 from devpi_license.adapters.devpi import upgrade_index_options
@@ -84,6 +85,7 @@ def includeme(config: Any) -> None:
     """Called through ``pyramid_config.include("devpi_license.views")``."""
     config.add_view_deriver(index_writes_deriver, name="devpi_license_index_writes")
     config.add_subscriber(on_before_render, BeforeRender)
+    config.add_subscriber(freeze_startup_heap, ApplicationCreated)
     config.add_tween(
         "devpi_license.adapters.uploads.upload_tween_factory",
         under="devpi_server.views.tween_keyfs_transaction",

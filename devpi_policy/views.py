@@ -14,9 +14,10 @@ import json
 from typing import Any
 
 from devpi_server.views import apireturn
-from pyramid.events import BeforeRender, ContextFound
+from pyramid.events import ApplicationCreated, BeforeRender, ContextFound
 from pyramid.tweens import EXCVIEW
 
+from devpi_foundry_common.gcfreeze import freeze_startup_heap
 from devpi_policy import web
 from devpi_policy.adapters import audit, audit_view, jsonapi, requests
 from devpi_policy.adapters.audit import AUDIT
@@ -127,6 +128,7 @@ def includeme(config: Any) -> None:
     config.registry[POLICIES] = policy_cache(xom)
     audit.setup(config.registry, xom)
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_subscriber(freeze_startup_heap, ApplicationCreated)
     config.add_view_deriver(policy_deriver, name="devpi_policy")
     config.add_subscriber(web.on_before_render, BeforeRender)
     config.add_tween(

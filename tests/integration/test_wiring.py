@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.clients import DevpiClient
-from harness.server import ROOT_PASSWORD
+from harness.server import ROOT_PASSWORD, DevpiServer
+from integration.conftest import BINDIR
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,3 +50,25 @@ def test_devpi_index_sets_plugin_options_on_a_private_index(devpi: DevpiClient, 
     assert ixconfig["buildfarm_targets"] == ["cp311-*"]
     assert ixconfig["buildfarm_upload_to"] == "alice/dev"
     assert ixconfig["license_deny"] == ["AGPL-*"]
+
+
+def test_startup_heap_frozen_once_for_the_three_plugins(site: Site) -> None:
+    """Each plugin subscribes the start-up freeze (devpi_foundry_common.gcfreeze); the
+    server did it once, and said so in its log."""
+    log = site.server.log_path.read_text(errors="replace")
+    moved = [ln for ln in log.splitlines() if "start-up objects out of the garbage" in ln]
+    assert len(moved) == 1, moved
+    assert int(moved[0].split("moved ", 1)[1].split()[0]) > 50_000
+
+
+def test_startup_heap_freeze_turned_off(tmp_path: Path) -> None:
+    server = DevpiServer(
+        tmp_path / "serverdir", BINDIR, env={"DEVPI_FOUNDRY_GC_FREEZE": "0"}
+    ).start()
+    try:
+        assert set(server.api()["features"]) >= FEATURES
+    finally:
+        server.stop()
+    log = server.log_path.read_text(errors="replace")
+    assert "DEVPI_FOUNDRY_GC_FREEZE=0: the start-up heap stays" in log
+    assert "start-up objects out of the garbage" not in log
