@@ -96,17 +96,33 @@ def _pages_of(xom: Any) -> _PageMemo:  # noqa: ARG001 - xom is the cache key
 def _complete_project_page(request: Any, response: Any) -> None:
     xom = request.registry["xom"]
     body = response.body
-    table = _pages_of(xom).table(xom)
+    memo = _pages_of(xom)
+    table = memo.table(xom)
     key = (str(request.path), len(body))
+    done = _reusable(table, key, body)
+    if done is None and table is not None:
+        with memo.lock(key):  # concurrent misses of the page: computed once
+            done = _reusable(table, key, body)
+            if done is None:
+                done = _completed(request, body)
+                if key in table or _room(table, len(body) + len(done.completed)):
+                    table[key] = done
+    response.body = (done or _completed(request, body)).completed
+
+
+def _reusable(
+    table: dict[tuple[str, int], _Page] | None, key: tuple[str, int], body: bytes
+) -> _Page | None:
     done = None if table is None else table.get(key)
     if done is not None and done.body == body and done.validity.holds():
-        response.body = done.completed
-        return
+        return done
+    return None
+
+
+def _completed(request: Any, body: bytes) -> _Page:
     with upload_times.tracking() as validity:
         completed = complete_page(body, _fields_of(request))
-    response.body = completed
-    if table is not None and (key in table or _room(table, len(body) + len(completed))):
-        table[key] = _Page(body, completed, validity)
+    return _Page(body, completed, validity)
 
 
 def _room(table: dict[tuple[str, int], _Page], size: int) -> bool:

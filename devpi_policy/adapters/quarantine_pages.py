@@ -75,15 +75,29 @@ def links_flags(
     """Which of ``hrefs`` (a page's devpi hrefs) the path allows; ``None``: all of them."""
     path = path_key(policies)
     moment = now()
-    table = _pages_of(xom).table(xom)
+    memo = _pages_of(xom)
+    table = memo.table(xom)
     found = None if table is None else table.get((path, project))
     if found is not None and found.holds(hrefs, moment):
         return found.flags
+    if table is None:
+        return _judged(xom, path, project, hrefs, moment).flags
+    with memo.lock((path, project)):  # concurrent misses of the page: judged once
+        found = table.get((path, project))
+        if found is not None and found.holds(hrefs, moment):
+            return found.flags
+        page = _judged(xom, path, project, hrefs, moment)
+        if (path, project) in table or len(table) < _PAGES_MAX:
+            table[path, project] = page
+    return page.flags
+
+
+def _judged(
+    xom: Any, path: PathKey, project: str, hrefs: tuple[str, ...], moment: datetime
+) -> _Page:
     with upload_times.tracking() as validity:
         flags, changes_at = _judge_page(xom, path, project, hrefs, moment)
-    if table is not None and ((path, project) in table or len(table) < _PAGES_MAX):
-        table[path, project] = _Page(hrefs, flags, changes_at, validity)
-    return flags
+    return _Page(hrefs, flags, changes_at, validity)
 
 
 def _judge_page(
