@@ -93,10 +93,12 @@ class Confinement:
         never a link: a planted one is replaced."""
         path = Path(tempfile.gettempdir()) / f"devpi-buildfarm-mnt-{self.scope}"
         try:
-            info = path.lstat()
-        except FileNotFoundError:
             path.mkdir(mode=0o755)
+        except FileExistsError:  # earlier, or by a session starting at the same moment
+            pass
+        else:
             return path
+        info = path.lstat()
         if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o022:
             return path
         fresh = Path(tempfile.mkdtemp(prefix=f"devpi-buildfarm-mnt-{self.scope}-"))
